@@ -1,0 +1,1 @@
+//! Shared field types (CiString, dateTime, decimal).
