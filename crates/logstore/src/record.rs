@@ -13,11 +13,7 @@ pub type RecordId = uuid::Uuid;
 /// Makes the id of a record taken at `ts`.
 pub fn new_record_id(ts: DateTime<Utc>) -> RecordId {
     let ms = ts.timestamp_millis().max(0) as u64;
-    uuid::Uuid::new_v7(uuid::Timestamp::from_unix(
-        uuid::NoContext,
-        ms / 1000,
-        ((ms % 1000) * 1_000_000) as u32,
-    ))
+    uuid::Uuid::new_v7(uuid::Timestamp::from_unix(uuid::NoContext, ms / 1000, ((ms % 1000) * 1_000_000) as u32))
 }
 
 /// `in` = charger → central system, `out` = central system → charger.

@@ -125,13 +125,7 @@ mod tests {
             assert_eq!(a.as_str().parse::<Action>(), Ok(*a));
         }
         assert!("Foo".parse::<Action>().is_err());
-        assert_eq!(
-            Action::ALL.iter().filter(|a| a.sent_by_charge_point()).count(),
-            10
-        );
-        assert_eq!(
-            Action::ALL.iter().filter(|a| a.sent_by_central_system()).count(),
-            19
-        );
+        assert_eq!(Action::ALL.iter().filter(|a| a.sent_by_charge_point()).count(), 10);
+        assert_eq!(Action::ALL.iter().filter(|a| a.sent_by_central_system()).count(), 19);
     }
 }

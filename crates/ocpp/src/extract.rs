@@ -36,8 +36,15 @@ pub fn extract_request(action: Action, payload: &Value) -> Extracted {
         DiagnosticsStatusNotification | FirmwareStatusNotification => {
             x.status = string(payload.get("status"));
         }
-        StartTransaction | UnlockConnector | ChangeAvailability | ReserveNow | SetChargingProfile
-        | GetCompositeSchedule | RemoteStartTransaction | ClearChargingProfile | TriggerMessage => {
+        StartTransaction
+        | UnlockConnector
+        | ChangeAvailability
+        | ReserveNow
+        | SetChargingProfile
+        | GetCompositeSchedule
+        | RemoteStartTransaction
+        | ClearChargingProfile
+        | TriggerMessage => {
             x.connector_id = int(payload, "connectorId");
         }
         MeterValues => {
@@ -68,8 +75,14 @@ pub fn extract_response(action: Action, payload: &Value) -> Extracted {
             x.status = string(payload.get("status"));
             x.connector_id = int(payload, "connectorId");
         }
-        Heartbeat | MeterValues | GetConfiguration | GetLocalListVersion | GetDiagnostics
-        | UpdateFirmware | StatusNotification | DiagnosticsStatusNotification
+        Heartbeat
+        | MeterValues
+        | GetConfiguration
+        | GetLocalListVersion
+        | GetDiagnostics
+        | UpdateFirmware
+        | StatusNotification
+        | DiagnosticsStatusNotification
         | FirmwareStatusNotification => {}
         _ => x.status = string(payload.get("status")),
     }
@@ -98,14 +111,23 @@ mod tests {
             let x = extract_response(a, &json!({"idTagInfo": {"status": "Blocked"}, "transactionId": 7}));
             assert_eq!(x.status.as_deref(), Some("Blocked"), "{a}");
         }
-        let x = extract_response(Action::StartTransaction, &json!({"idTagInfo": {"status": "Accepted"}, "transactionId": 7}));
+        let x = extract_response(
+            Action::StartTransaction,
+            &json!({"idTagInfo": {"status": "Accepted"}, "transactionId": 7}),
+        );
         assert_eq!(x.transaction_id, Some(7));
         assert_eq!(extract_response(Action::StopTransaction, &json!({})).status, None);
     }
 
     #[test]
     fn top_level_status_for_boot_and_cs_initiated_responses() {
-        for a in [Action::BootNotification, Action::RemoteStartTransaction, Action::Reset, Action::TriggerMessage, Action::DataTransfer] {
+        for a in [
+            Action::BootNotification,
+            Action::RemoteStartTransaction,
+            Action::Reset,
+            Action::TriggerMessage,
+            Action::DataTransfer,
+        ] {
             let x = extract_response(a, &json!({"status": "Rejected"}));
             assert_eq!(x.status.as_deref(), Some("Rejected"), "{a}");
         }

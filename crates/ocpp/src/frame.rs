@@ -58,21 +58,9 @@ impl fmt::Display for MessageType {
 /// whether it names a known action is the router's question, not the codec's.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Frame {
-    Call {
-        unique_id: String,
-        action: String,
-        payload: Value,
-    },
-    CallResult {
-        unique_id: String,
-        payload: Value,
-    },
-    CallError {
-        unique_id: String,
-        error_code: String,
-        description: String,
-        details: Value,
-    },
+    Call { unique_id: String, action: String, payload: Value },
+    CallResult { unique_id: String, payload: Value },
+    CallError { unique_id: String, error_code: String, description: String, details: Value },
 }
 
 /// A frame that breaks OCPP-J framing.
@@ -168,7 +156,9 @@ impl Frame {
         let Some(unique_id) = unique_id else {
             let d = match uid {
                 Some(Value::String(s)) if s.is_empty() => "unique id is empty".to_string(),
-                Some(Value::String(s)) => format!("unique id is {} characters long, at most {MAX_UNIQUE_ID_LEN} allowed", s.len()),
+                Some(Value::String(s)) => {
+                    format!("unique id is {} characters long, at most {MAX_UNIQUE_ID_LEN} allowed", s.len())
+                }
                 Some(_) => "unique id is not a string".to_string(),
                 None => "frame has no unique id".to_string(),
             };

@@ -1,0 +1,125 @@
+//! The HTTP API (SPEC.md, HTTP API v1) and the operator pages. Handlers are thin: they
+//! parse, call the state store, the log store or the command router, and map errors.
+
+mod commands;
+mod error;
+mod logs;
+mod openapi;
+mod sites;
+mod stations;
+
+pub use commands::Commands;
+pub use error::ApiError;
+pub use logs::parse_log_query;
+
+use crate::logs::indexer::Tail;
+use crate::logs::{Levels, Metrics};
+use crate::state::StateStore;
+use axum::extract::{FromRequestParts, State};
+use axum::http::request::Parts;
+use axum::response::{Html, IntoResponse};
+use axum::routing::{get, post, put};
+use axum::{Json, Router};
+use chargewatch_logstore::LogStore;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Everything the handlers need.
+#[derive(Clone)]
+pub struct AppState {
+    pub state: StateStore,
+    pub levels: Arc<Levels>,
+    pub commands: Arc<dyn Commands>,
+    pub log_store: Arc<dyn LogStore>,
+    pub tail: Tail,
+    pub metrics: Arc<Metrics>,
+    pub admin_token: Arc<str>,
+    /// Upper bound on how long a command call waits for the charger's answer.
+    pub command_timeout: Duration,
+    /// Extra routes (the web UI) merged at the root.
+    pub max_body_bytes: usize,
+}
+
+/// Who is calling: extracted from `Authorization: Bearer TOKEN`.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub name: String,
+}
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let header = parts.headers.get(axum::http::header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+        let Some(token) = header.and_then(|h| h.strip_prefix("Bearer ")) else {
+            return Err(ApiError::Unauthorized("send `Authorization: Bearer TOKEN` (the admin token)".into()));
+        };
+        if !constant_time_eq(token.trim().as_bytes(), state.admin_token.as_bytes()) {
+            return Err(ApiError::Unauthorized("the bearer token is not valid".into()));
+        }
+        Ok(Caller { name: "admin".into() })
+    }
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+pub fn router(app: AppState) -> Router {
+    let limit = app.max_body_bytes;
+    let api = Router::new()
+        .route("/api/openapi.json", get(openapi::document))
+        .route("/api/v1/sites", post(sites::create).get(sites::list))
+        .route("/api/v1/sites/{id}", get(sites::read).patch(sites::update))
+        .route("/api/v1/stations", get(stations::list))
+        .route("/api/v1/stations/{id}", put(stations::register).get(stations::read))
+        .route("/api/v1/stations/{id}/log-level", put(stations::set_override).delete(stations::clear_override))
+        .route("/api/v1/stations/{id}/transactions", get(stations::transactions))
+        .route("/api/v1/stations/{id}/status-history", get(stations::status_history))
+        .route("/api/v1/transactions/{id}", get(stations::transaction))
+        .route("/api/v1/id-tags", get(stations::list_id_tags))
+        .route("/api/v1/id-tags/{id_tag}", put(stations::put_id_tag))
+        .route("/api/v1/logs", get(logs::list))
+        .route("/api/v1/logs/stream", get(logs::stream))
+        .route("/api/v1/logs/export", get(logs::export))
+        .route("/api/v1/logs/stats", get(logs::stats))
+        .route("/api/v1/stations/{id}/commands", get(commands::history))
+        .route("/api/v1/stations/{id}/commands/{action}", post(commands::send))
+        .fallback(error::not_found);
+    Router::new()
+        .route("/health", get(health))
+        .route("/metrics", get(metrics))
+        .route("/", get(index))
+        .merge(api)
+        .layer(axum::extract::DefaultBodyLimit::max(limit))
+        .with_state(app)
+}
+
+async fn health(State(app): State<AppState>) -> impl IntoResponse {
+    let store = app.log_store.stats().await.is_ok();
+    let state = app.state.run(|c| Ok(c.query_row("SELECT 1", [], |_| Ok(()))?)).await.is_ok();
+    let ok = store && state;
+    let code = if ok { axum::http::StatusCode::OK } else { axum::http::StatusCode::SERVICE_UNAVAILABLE };
+    let body = serde_json::json!({
+        "status": if ok { "ok" } else { "degraded" },
+        "checks": {"state_store": state, "log_store": store},
+        "version": env!("CARGO_PKG_VERSION"),
+    });
+    (code, Json(body))
+}
+
+async fn metrics(State(app): State<AppState>) -> impl IntoResponse {
+    let mut text = app.metrics.prometheus();
+    text.push_str(&format!(
+        "# TYPE chargewatch_tail_subscribers gauge\nchargewatch_tail_subscribers {}\n",
+        app.tail.receiver_count()
+    ));
+    ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], text)
+}
+
+async fn index() -> Html<&'static str> {
+    Html(
+        "<!doctype html><html><head><meta charset=utf-8><title>Chargewatch</title></head>\
+         <body><h1>Chargewatch is running</h1><p>OCPP 1.6-J central system. API: <a href=/api/openapi.json>/api/openapi.json</a>, health: <a href=/health>/health</a>.</p></body></html>",
+    )
+}

@@ -1,0 +1,88 @@
+//! The central system's answers to charger-initiated CALLs, with lasting effect in the
+//! state store. One function per action; [`Csms::handle`] is the routing table.
+//! Payloads arrive validated by the protocol layer.
+
+mod charger;
+
+use crate::gateway::{CallFailure, CallHandler};
+use crate::state::{self, StateError, StateStore};
+use chargewatch_ocpp::{Action, ErrorCode};
+use serde_json::Value;
+use std::time::Duration;
+
+/// Policies of the central system (documented in README).
+#[derive(Debug, Clone)]
+pub struct CsmsConfig {
+    pub heartbeat_interval: Duration,
+    /// Let stations that nobody registered boot (they are registered on first boot).
+    pub accept_unknown_stations: bool,
+    /// Answer `Accepted` for id tags that are not in the id-tag store (default: `Invalid`).
+    pub accept_unknown_id_tags: bool,
+}
+
+impl Default for CsmsConfig {
+    fn default() -> Self {
+        CsmsConfig {
+            heartbeat_interval: Duration::from_secs(300),
+            accept_unknown_stations: false,
+            accept_unknown_id_tags: false,
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct Csms {
+    pub state: StateStore,
+    pub config: CsmsConfig,
+}
+
+impl From<StateError> for CallFailure {
+    fn from(e: StateError) -> Self {
+        tracing::error!(error = %e, "state store failed while answering a charger");
+        CallFailure::new(ErrorCode::InternalError, "the central system could not store this message; retry")
+    }
+}
+
+#[async_trait::async_trait]
+impl CallHandler for Csms {
+    async fn handle(&self, station_id: &str, action: Action, payload: &Value) -> Result<Value, CallFailure> {
+        use charger::*;
+        let id = station_id.to_string();
+        let p = payload.clone();
+        let cfg = self.config.clone();
+        if action != Action::BootNotification {
+            let sid = id.clone();
+            let registered =
+                self.state.run(move |c| Ok(state::stations::find(c, &sid)?.is_some_and(|s| s.registered))).await?;
+            if !registered {
+                return Err(CallFailure::new(
+                    ErrorCode::SecurityError,
+                    "station is not registered: send BootNotification after an operator registers it",
+                ));
+            }
+        }
+        self.state
+            .run(move |c| {
+                let out = match action {
+                    Action::BootNotification => boot_notification(c, &id, &p, &cfg),
+                    Action::Heartbeat => heartbeat(c, &id),
+                    Action::StatusNotification => status_notification(c, &id, &p),
+                    Action::Authorize => authorize(c, &p, &cfg),
+                    Action::StartTransaction => start_transaction(c, &id, &p, &cfg),
+                    Action::StopTransaction => stop_transaction(c, &id, &p, &cfg),
+                    Action::MeterValues => meter_values(c, &id, &p),
+                    Action::DataTransfer => data_transfer(c, &id, &p),
+                    Action::DiagnosticsStatusNotification => diagnostics_status(c, &id, &p),
+                    Action::FirmwareStatusNotification => firmware_status(c, &id, &p),
+                    other => {
+                        return Ok(Err(CallFailure::new(
+                            ErrorCode::NotSupported,
+                            format!("{other} is not sent by a charge point"),
+                        )))
+                    }
+                };
+                out.map(Ok)
+            })
+            .await?
+    }
+}

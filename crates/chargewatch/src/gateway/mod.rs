@@ -1,0 +1,86 @@
+//! The OCPP gateway: the WebSocket endpoint chargers connect to.
+//!
+//! It speaks OCPP-J (framing, one outstanding CALL per direction, timeouts, ping/pong) and
+//! knows nothing of storage: charger-initiated CALLs go to a [`CallHandler`], every frame
+//! and connection event goes to a [`ConnectionObserver`], and central-system-initiated
+//! calls come in through the [`Registry`].
+
+mod connection;
+mod endpoint;
+mod registry;
+
+pub use endpoint::{router, valid_station_id, GatewayConfig};
+pub use registry::{CommandError, CommandOutcome, Registry};
+
+use chargewatch_logstore::Direction;
+use chargewatch_ocpp::{Action, ErrorCode, Frame, FrameError};
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use std::sync::Arc;
+
+/// A CALLERROR a handler answers with.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CallFailure {
+    pub code: ErrorCode,
+    pub description: String,
+}
+
+impl CallFailure {
+    pub fn new(code: ErrorCode, description: impl Into<String>) -> Self {
+        CallFailure { code, description: description.into() }
+    }
+}
+
+/// Answers charger-initiated CALLs. The payload has already passed validation.
+#[async_trait::async_trait]
+pub trait CallHandler: Send + Sync + 'static {
+    async fn handle(&self, station_id: &str, action: Action, payload: &Value) -> Result<Value, CallFailure>;
+
+    /// Called when a station's connection opens and closes (connection state).
+    async fn connected(&self, _station_id: &str) {}
+    async fn disconnected(&self, _station_id: &str) {}
+}
+
+/// What the gateway saw: one frame in either direction.
+pub struct FrameEvent<'a> {
+    pub at: DateTime<Utc>,
+    pub direction: Direction,
+    /// The exact frame text.
+    pub raw: &'a str,
+    pub frame: Result<&'a Frame, &'a FrameError>,
+    /// The action of a CALL, or of the CALL a response answers.
+    pub action: Option<Action>,
+    /// For a response: the payload of the CALL it answers.
+    pub request: Option<&'a Value>,
+    pub latency_ms: Option<u32>,
+    /// Why the frame broke the OCPP schema or framing, if it did.
+    pub validation_error: Option<String>,
+}
+
+/// A connection event: `Connected`, `Disconnected`, `ConnectionRefused`.
+#[derive(Debug, Clone)]
+pub struct ConnectionEvent {
+    pub at: DateTime<Utc>,
+    pub kind: &'static str,
+    pub detail: Value,
+}
+
+/// Watches one station's connection. Must not block: it runs on the charger's path.
+pub trait ConnectionObserver: Send + 'static {
+    fn frame(&mut self, event: FrameEvent<'_>);
+    fn event(&mut self, event: ConnectionEvent);
+}
+
+/// Makes an observer per connection.
+pub trait Observe: Send + Sync + 'static {
+    fn observe(&self, station_id: &str) -> Box<dyn ConnectionObserver>;
+}
+
+/// The services a gateway needs.
+#[derive(Clone)]
+pub struct Gateway {
+    pub handler: Arc<dyn CallHandler>,
+    pub observe: Arc<dyn Observe>,
+    pub registry: Registry,
+    pub config: Arc<GatewayConfig>,
+}

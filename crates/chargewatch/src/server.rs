@@ -1,0 +1,238 @@
+//! `chargewatch serve`: builds every part from the configuration, wires them, and shuts
+//! them down in order (chargers first, then the HTTP API, then the log pipeline drains).
+
+use crate::api::{self, AppState};
+use crate::config::ServeArgs;
+use crate::csms::{Csms, CsmsConfig};
+use crate::gateway::{self, Gateway, GatewayConfig, Registry};
+use crate::logs::capture::{Capture, RingLimits};
+use crate::logs::indexer::{self, Indexer};
+use crate::logs::levels::{self, SiteLevel, StationLevel};
+use crate::logs::{transport, Levels, Metrics};
+use crate::state::{sites, stations, transactions, StateStore};
+use anyhow::Context;
+use chargewatch_logstore::sqlite::SqliteLogStore;
+use chargewatch_logstore::LogStore;
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+/// A started server: its bound addresses and the handles to stop it.
+pub struct Running {
+    pub ocpp_addr: SocketAddr,
+    pub http_addr: SocketAddr,
+    pub admin_token: String,
+    pub state: StateStore,
+    pub levels: Arc<Levels>,
+    pub metrics: Arc<Metrics>,
+    pub log_store: Arc<dyn LogStore>,
+    shutdown: CancellationToken,
+    tracker: TaskTracker,
+    servers: Vec<JoinHandle<()>>,
+    indexer: JoinHandle<()>,
+}
+
+pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let running = start(args).await?;
+    tracing::info!(ocpp = %running.ocpp_addr, http = %running.http_addr, "chargewatch is serving: ws://{}/ocpp/{{chargeBoxId}}, http://{}/", running.ocpp_addr, running.http_addr);
+    shutdown_signal().await;
+    tracing::info!("shutting down: closing charger connections");
+    running.stop().await;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
+        tokio::select! { _ = ctrl_c => {}, _ = term.recv() => {} }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}
+
+/// Resolves the admin token: the flag/variable, else the one kept in the data dir, else a
+/// new one, printed once.
+fn admin_token(args: &ServeArgs) -> anyhow::Result<String> {
+    if let Some(t) = &args.admin_token {
+        anyhow::ensure!(t.len() >= 8, "--admin-token must be at least 8 characters");
+        return Ok(t.clone());
+    }
+    let path = args.data_dir.join("admin-token");
+    if let Ok(t) = std::fs::read_to_string(&path) {
+        tracing::info!("admin token: the one kept in {}", path.display());
+        return Ok(t.trim().to_string());
+    }
+    let token: String = {
+        use rand::Rng;
+        rand::thread_rng().sample_iter(&rand::distributions::Alphanumeric).take(40).map(char::from).collect()
+    };
+    std::fs::write(&path, &token).with_context(|| format!("writing {}", path.display()))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let _ = std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600));
+    }
+    println!("Generated admin token (kept in {}): {token}", path.display());
+    Ok(token)
+}
+
+/// Loads every site's level and station's site into the in-memory level directory.
+pub fn load_levels(state: &StateStore, levels: &Levels) -> anyhow::Result<()> {
+    let (all_sites, all_stations) = state.run_sync(|c| Ok((sites::list(c)?, stations::list(c)?)))?;
+    let sites: HashMap<_, _> =
+        all_sites.into_iter().map(|s| (s.id, SiteLevel { name: s.name, level: s.log_level })).collect();
+    let stations: HashMap<_, _> = all_stations
+        .into_iter()
+        .map(|s| {
+            (s.id, StationLevel { site_id: s.site_id, override_level: s.level_override.zip(s.level_override_until) })
+        })
+        .collect();
+    levels.replace(sites, stations);
+    Ok(())
+}
+
+fn open_stores(dir: &Path) -> anyhow::Result<(StateStore, Arc<dyn LogStore>)> {
+    let state = StateStore::open(dir).with_context(|| format!("opening the state store in {}", dir.display()))?;
+    let logs = SqliteLogStore::open(&dir.join("logs"))
+        .with_context(|| format!("opening the log store in {}", dir.join("logs").display()))?;
+    Ok((state, Arc::new(logs)))
+}
+
+pub async fn start(args: ServeArgs) -> anyhow::Result<Running> {
+    std::fs::create_dir_all(&args.data_dir).with_context(|| format!("creating {}", args.data_dir.display()))?;
+    let token = admin_token(&args)?;
+    let (state, log_store) = open_stores(&args.data_dir)?;
+    let metrics = Arc::new(Metrics::default());
+    let levels = Levels::new(args.default_log_level, levels::system_clock());
+    load_levels(&state, &levels)?;
+
+    let (transport, source) = transport::in_process(args.log_queue, metrics.clone());
+    let tail = indexer::tail_channel();
+    let indexer = tokio::spawn(
+        Indexer {
+            store: log_store.clone(),
+            levels: levels.clone(),
+            metrics: metrics.clone(),
+            tail: tail.clone(),
+            batch_max: 2000,
+        }
+        .run(source),
+    );
+    indexer::spawn_retention(log_store.clone(), args.log_retention_days);
+
+    let lookup_state = state.clone();
+    let lookup = Arc::new(move |station: &str, tx: i64| {
+        lookup_state.run_sync(|c| transactions::connector_of_transaction(c, station, tx)).ok().flatten()
+    });
+    let capture = Capture::new(levels.clone(), transport, metrics.clone(), lookup, RingLimits::default());
+    capture.spawn_backfill();
+
+    let shutdown = CancellationToken::new();
+    let tracker = TaskTracker::new();
+    let registry = Registry::default();
+    let gw_config = GatewayConfig {
+        max_frame_bytes: args.max_frame_bytes as usize,
+        hard_message_bytes: (args.max_frame_bytes as usize * 16).max(1024 * 1024),
+        max_connections: args.max_connections,
+        call_timeout: Duration::from_secs(args.call_timeout),
+        command_queue: args.command_queue,
+        ping_interval: Duration::from_secs(args.ping_interval),
+        pong_timeout: Duration::from_secs(args.ping_interval),
+        shutdown: shutdown.clone(),
+        tracker: tracker.clone(),
+    };
+    let csms = Csms {
+        state: state.clone(),
+        config: CsmsConfig {
+            heartbeat_interval: Duration::from_secs(args.heartbeat_interval),
+            accept_unknown_stations: args.accept_unknown_stations,
+            accept_unknown_id_tags: args.accept_unknown_id_tags,
+        },
+    };
+    let gateway = Gateway {
+        handler: Arc::new(csms),
+        observe: Arc::new(capture),
+        registry: registry.clone(),
+        config: Arc::new(gw_config),
+    };
+
+    let app = AppState {
+        state: state.clone(),
+        levels: levels.clone(),
+        commands: Arc::new(registry),
+        log_store: log_store.clone(),
+        tail,
+        metrics: metrics.clone(),
+        admin_token: token.clone().into(),
+        command_timeout: Duration::from_secs(args.call_timeout * (args.command_queue as u64 + 1))
+            .min(Duration::from_secs(args.call_timeout + 5)),
+        max_body_bytes: args.max_body_bytes,
+    };
+
+    let ocpp_listener = tokio::net::TcpListener::bind(args.ocpp_listen)
+        .await
+        .with_context(|| format!("binding the OCPP endpoint to {}", args.ocpp_listen))?;
+    let http_listener = tokio::net::TcpListener::bind(args.http_listen)
+        .await
+        .with_context(|| format!("binding the HTTP API to {}", args.http_listen))?;
+    let ocpp_addr = ocpp_listener.local_addr()?;
+    let http_addr = http_listener.local_addr()?;
+    let servers = vec![
+        spawn_http(ocpp_listener, gateway::router(gateway), shutdown.clone()),
+        spawn_http(http_listener, api::router(app), shutdown.clone()),
+    ];
+    Ok(Running {
+        ocpp_addr,
+        http_addr,
+        admin_token: token,
+        state,
+        levels,
+        metrics,
+        log_store,
+        shutdown,
+        tracker,
+        servers,
+        indexer,
+    })
+}
+
+fn spawn_http(listener: tokio::net::TcpListener, router: axum::Router, shutdown: CancellationToken) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let service = router.into_make_service_with_connect_info::<SocketAddr>();
+        let result =
+            axum::serve(listener, service).with_graceful_shutdown(async move { shutdown.cancelled().await }).await;
+        if let Err(e) = result {
+            tracing::error!(error = %e, "HTTP server failed");
+        }
+    })
+}
+
+impl Running {
+    /// Closes every charger connection (1001), stops the HTTP servers, then lets the log
+    /// pipeline drain into the store.
+    pub async fn stop(self) {
+        self.shutdown.cancel();
+        self.tracker.close();
+        let _ = tokio::time::timeout(Duration::from_secs(10), self.tracker.wait()).await;
+        for s in self.servers {
+            let _ = tokio::time::timeout(Duration::from_secs(10), s).await;
+        }
+        let _ = tokio::time::timeout(Duration::from_secs(15), self.indexer).await;
+    }
+
+    pub fn ocpp_url(&self) -> String {
+        format!("ws://{}/ocpp", self.ocpp_addr)
+    }
+
+    pub fn http_url(&self) -> String {
+        format!("http://{}", self.http_addr)
+    }
+}

@@ -1,0 +1,98 @@
+//! Versioned schema migrations (PRAGMA user_version). Append, never edit.
+
+use rusqlite::Connection;
+
+const MIGRATIONS: &[&str] = &[
+    // 1: foundation
+    r#"
+    CREATE TABLE sites (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        log_level TEXT NOT NULL DEFAULT 'info',
+        client_id TEXT,
+        created_at INTEGER NOT NULL
+    );
+    CREATE TABLE stations (
+        id TEXT PRIMARY KEY,
+        site_id TEXT REFERENCES sites(id),
+        registered INTEGER NOT NULL DEFAULT 1,
+        vendor TEXT, model TEXT, serial_number TEXT, firmware_version TEXT,
+        iccid TEXT, imsi TEXT, meter_type TEXT, meter_serial_number TEXT,
+        boot_status TEXT, last_boot_at INTEGER, last_seen_at INTEGER, last_heartbeat_at INTEGER,
+        diagnostics_status TEXT, diagnostics_status_at INTEGER,
+        firmware_status TEXT, firmware_status_at INTEGER,
+        level_override TEXT, level_override_until INTEGER,
+        created_at INTEGER NOT NULL
+    );
+    CREATE TABLE connectors (
+        station_id TEXT NOT NULL REFERENCES stations(id) ON DELETE CASCADE,
+        connector_id INTEGER NOT NULL,
+        status TEXT NOT NULL, error_code TEXT NOT NULL, info TEXT,
+        vendor_id TEXT, vendor_error_code TEXT, status_timestamp INTEGER, updated_at INTEGER NOT NULL,
+        PRIMARY KEY (station_id, connector_id)
+    );
+    CREATE TABLE status_history (
+        station_id TEXT NOT NULL, connector_id INTEGER NOT NULL,
+        status TEXT NOT NULL, error_code TEXT NOT NULL, at INTEGER NOT NULL
+    );
+    CREATE INDEX status_history_by_station ON status_history(station_id, at);
+    CREATE TABLE id_tags (
+        id_tag TEXT PRIMARY KEY COLLATE NOCASE,
+        status TEXT NOT NULL,
+        expiry_date INTEGER,
+        parent_id_tag TEXT,
+        created_at INTEGER NOT NULL
+    );
+    CREATE TABLE transactions (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        station_id TEXT NOT NULL,
+        connector_id INTEGER NOT NULL,
+        id_tag TEXT NOT NULL,
+        id_tag_status TEXT NOT NULL,
+        meter_start INTEGER NOT NULL,
+        start_timestamp INTEGER NOT NULL,
+        reservation_id INTEGER,
+        meter_stop INTEGER, stop_timestamp INTEGER, stop_reason TEXT, stop_id_tag TEXT,
+        transaction_data TEXT
+    );
+    CREATE INDEX transactions_by_station ON transactions(station_id, id);
+    CREATE TABLE meter_values (
+        id INTEGER PRIMARY KEY,
+        station_id TEXT NOT NULL,
+        connector_id INTEGER NOT NULL,
+        transaction_id INTEGER,
+        timestamp INTEGER NOT NULL,
+        sampled_value TEXT NOT NULL
+    );
+    CREATE INDEX meter_values_by_tx ON meter_values(transaction_id);
+    CREATE INDEX meter_values_by_connector ON meter_values(station_id, connector_id, timestamp);
+    CREATE TABLE data_transfers (
+        id INTEGER PRIMARY KEY, station_id TEXT NOT NULL, vendor_id TEXT NOT NULL,
+        message_id TEXT, data TEXT, at INTEGER NOT NULL
+    );
+    "#,
+    // 2: central-system commands
+    r#"
+    CREATE TABLE commands (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        station_id TEXT NOT NULL,
+        action TEXT NOT NULL,
+        payload TEXT NOT NULL,
+        sent_by TEXT NOT NULL,
+        sent_at INTEGER NOT NULL,
+        outcome TEXT, response TEXT, answered_at INTEGER
+    );
+    CREATE INDEX commands_by_station ON commands(station_id, id);
+    "#,
+];
+
+pub fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
+    let version: usize = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(version) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", i + 1)?;
+        tx.commit()?;
+    }
+    Ok(())
+}

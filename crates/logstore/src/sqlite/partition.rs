@@ -1,0 +1,440 @@
+//! One day of records: one SQLite file, its schema, its string dictionary, its writer and
+//! its readers.
+
+use super::codec::{decode_uid, encode_uid, BodyDecoder, BodyEncoder};
+use super::zdict;
+use crate::record::{Direction, LogLevel, LogRecord, RecordId};
+use crate::store::StoreError;
+use chrono::{DateTime, NaiveDate, Utc};
+use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, RwLock};
+
+/// Bits of the row key below the millisecond timestamp: `k = ts_ms << SLOT_BITS | slot`.
+pub(crate) const SLOT_BITS: u32 = 20;
+const SLOT_MASK: i64 = (1 << SLOT_BITS) - 1;
+pub(crate) const MS_PER_DAY: i64 = 86_400_000;
+
+/// Interned string kinds (the `dict.kind` column).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum Kind {
+    Station = 1,
+    Site = 2,
+    SiteName = 3,
+    Action = 4,
+    Status = 5,
+    ErrorCode = 6,
+    MessageType = 7,
+}
+
+/// Message types with a fixed code in `mt`; any other text is stored as `-(dict id)`.
+const MT_CODES: [&str; 4] = ["CALL", "CALLRESULT", "CALLERROR", "EVENT"];
+/// `mt >= MT_RARE` is the partial index of the rare message types.
+pub(crate) const MT_RARE: i64 = 2;
+
+/// Schema migrations: entry `i` brings a file from `user_version` i to i + 1.
+const MIGRATIONS: &[&str] = &[
+    // v1
+    "CREATE TABLE meta (key TEXT PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID;
+     CREATE TABLE dict (kind INTEGER NOT NULL, id INTEGER NOT NULL, s TEXT NOT NULL,
+                        PRIMARY KEY (kind, id), UNIQUE (kind, s)) WITHOUT ROWID;
+     CREATE TABLE log (
+        k INTEGER PRIMARY KEY,       -- timestamp_ms << 20 | slot: newest first = k DESC
+        uid BLOB NOT NULL,           -- record id (10 bytes for a UUIDv7 of this timestamp)
+        station INTEGER NOT NULL,    -- dict ids
+        site INTEGER, sname INTEGER, action INTEGER, status INTEGER, err INTEGER,
+        conn INTEGER,
+        dir INTEGER NOT NULL,        -- 0 in, 1 out
+        mt INTEGER NOT NULL,         -- 0 CALL, 1 CALLRESULT, 2 CALLERROR, 3 EVENT, <0 other
+        lvl INTEGER NOT NULL,        -- 0 none, 1 info, 2 debug
+        lat INTEGER,
+        body BLOB NOT NULL           -- unique id, validation error, raw (see codec.rs)
+     );
+     CREATE INDEX log_station ON log (station, k);
+     CREATE INDEX log_station_conn ON log (station, conn, k) WHERE conn IS NOT NULL;
+     CREATE INDEX log_site ON log (site, k) WHERE site IS NOT NULL;
+     CREATE INDEX log_action ON log (action, k) WHERE action IS NOT NULL;
+     CREATE INDEX log_status ON log (status, k) WHERE status IS NOT NULL;
+     CREATE INDEX log_err ON log (err, k) WHERE err IS NOT NULL;
+     CREATE INDEX log_mt ON log (mt, k) WHERE mt >= 2;",
+];
+
+pub(crate) fn schema_version() -> i64 {
+    MIGRATIONS.len() as i64
+}
+
+pub(crate) fn be(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Backend(e.to_string())
+}
+
+/// Tuning of the store (see `SqliteOptions`).
+#[derive(Debug, Clone)]
+pub(crate) struct Tuning {
+    pub zstd_level: i32,
+    pub writer_cache_kib: i64,
+    pub reader_cache_kib: i64,
+    pub reader_mmap_bytes: i64,
+    pub max_idle_readers: usize,
+    pub synchronous_full: bool,
+}
+
+/// The string dictionary of one partition, both ways.
+#[derive(Default)]
+pub(crate) struct Dict {
+    ids: HashMap<(u8, String), i64>,
+    strings: HashMap<(u8, i64), String>,
+    next: HashMap<u8, i64>,
+}
+
+impl Dict {
+    fn load(conn: &Connection) -> rusqlite::Result<Dict> {
+        let mut d = Dict::default();
+        let mut stmt = conn.prepare("SELECT kind, id, s FROM dict")?;
+        let rows = stmt.query_map([], |r| Ok((r.get::<_, u8>(0)?, r.get::<_, i64>(1)?, r.get::<_, String>(2)?)))?;
+        for row in rows {
+            let (kind, id, s) = row?;
+            d.add(kind, id, s);
+        }
+        Ok(d)
+    }
+
+    fn add(&mut self, kind: u8, id: i64, s: String) {
+        let next = self.next.entry(kind).or_insert(1);
+        *next = (*next).max(id + 1);
+        self.strings.insert((kind, id), s.clone());
+        self.ids.insert((kind, s), id);
+    }
+
+    pub fn id(&self, kind: Kind, s: &str) -> Option<i64> {
+        // Lookup by (u8, &str) without allocating would need a custom key; strings are short.
+        self.ids.get(&(kind as u8, s.to_owned())).copied()
+    }
+
+    pub fn string(&self, kind: Kind, id: i64) -> Option<&str> {
+        self.strings.get(&(kind as u8, id)).map(String::as_str)
+    }
+}
+
+struct Writer {
+    conn: Connection,
+    enc: BodyEncoder,
+}
+
+pub(crate) struct Reader {
+    pub conn: Connection,
+    pub dec: BodyDecoder,
+}
+
+pub(crate) struct Partition {
+    pub day: NaiveDate,
+    pub path: PathBuf,
+    /// First key of the day (inclusive) and first key of the next day (exclusive).
+    pub k_start: i64,
+    pub k_end: i64,
+    zdict: Vec<u8>,
+    tuning: Tuning,
+    writer: Mutex<Option<Writer>>,
+    readers: Mutex<Vec<Reader>>,
+    pub dict: RwLock<Dict>,
+    pub rows: AtomicU64,
+}
+
+pub(crate) fn file_name(day: NaiveDate) -> String {
+    format!("logs-{}.db", day.format("%Y-%m-%d"))
+}
+
+pub(crate) fn parse_file_name(name: &str) -> Option<NaiveDate> {
+    let day = name.strip_prefix("logs-")?.strip_suffix(".db")?;
+    NaiveDate::parse_from_str(day, "%Y-%m-%d").ok()
+}
+
+pub(crate) fn day_of_ms(ts_ms: i64) -> NaiveDate {
+    let day_ms = ts_ms.div_euclid(MS_PER_DAY) * MS_PER_DAY;
+    DateTime::<Utc>::from_timestamp_millis(day_ms).map_or(NaiveDate::MIN, |t| t.date_naive())
+}
+
+fn day_start_ms(day: NaiveDate) -> i64 {
+    day.and_hms_opt(0, 0, 0).expect("midnight exists").and_utc().timestamp_millis()
+}
+
+fn open_connection(path: &Path) -> Result<Connection, StoreError> {
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(be)?;
+    conn.busy_timeout(std::time::Duration::from_secs(10)).map_err(be)?;
+    Ok(conn)
+}
+
+impl Partition {
+    /// Opens (creating and migrating if needed) the file of `day` in `dir`.
+    pub fn open(dir: &Path, day: NaiveDate, tuning: &Tuning) -> Result<Partition, StoreError> {
+        let path = dir.join(file_name(day));
+        let mut conn = open_connection(&path)?;
+        // WAL + synchronous=NORMAL: a commit is in the WAL (in the OS page cache) when COMMIT
+        // returns, so it survives the death of this process (kill -9); only an OS crash or
+        // power loss can lose the last commits. The database is never corrupted either way.
+        conn.execute_batch(&format!(
+            "PRAGMA journal_mode=WAL; PRAGMA synchronous={}; PRAGMA cache_size=-{};",
+            if tuning.synchronous_full { "FULL" } else { "NORMAL" },
+            tuning.writer_cache_kib
+        ))
+        .map_err(be)?;
+        migrate(&mut conn, &path)?;
+        let zdict: Vec<u8> = conn
+            .query_row("SELECT value FROM meta WHERE key = 'zdict'", [], |r| r.get(0))
+            .map_err(|e| StoreError::Incompatible(format!("{}: no compression dictionary: {e}", path.display())))?;
+        let dict = Dict::load(&conn).map_err(be)?;
+        let rows: i64 = conn.query_row("SELECT count(*) FROM log", [], |r| r.get(0)).map_err(be)?;
+        let enc = BodyEncoder::new(&zdict, tuning.zstd_level).map_err(be)?;
+        let k_start = day_start_ms(day) << SLOT_BITS;
+        Ok(Partition {
+            day,
+            path,
+            k_start,
+            k_end: k_start + (MS_PER_DAY << SLOT_BITS),
+            zdict,
+            tuning: tuning.clone(),
+            writer: Mutex::new(Some(Writer { conn, enc })),
+            readers: Mutex::new(Vec::new()),
+            dict: RwLock::new(dict),
+            rows: AtomicU64::new(rows as u64),
+        })
+    }
+
+    /// Closes every connection (before the file is deleted).
+    pub fn close(&self) {
+        self.writer.lock().unwrap_or_else(|e| e.into_inner()).take();
+        self.readers.lock().unwrap_or_else(|e| e.into_inner()).clear();
+    }
+
+    /// Stores records (all of this day) in one transaction; returns how many were new.
+    pub fn append(&self, records: &[&LogRecord]) -> Result<u64, StoreError> {
+        let mut guard = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+        let w = guard.as_mut().ok_or_else(|| be("partition was dropped by retention"))?;
+        let tx = w.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(be)?;
+        let mut new_strings: Vec<(u8, i64, String)> = Vec::new();
+        let result = (|| -> rusqlite::Result<u64> {
+            let mut intern = |kind: Kind, s: &str| -> rusqlite::Result<i64> {
+                if let Some(id) = self.dict.read().unwrap_or_else(|e| e.into_inner()).id(kind, s) {
+                    return Ok(id);
+                }
+                if let Some((_, id, _)) = new_strings.iter().find(|(k, _, v)| *k == kind as u8 && v == s) {
+                    return Ok(*id);
+                }
+                let dict = self.dict.read().unwrap_or_else(|e| e.into_inner());
+                let used = new_strings.iter().filter(|(k, _, _)| *k == kind as u8).count() as i64;
+                let id = dict.next.get(&(kind as u8)).copied().unwrap_or(1) + used;
+                drop(dict);
+                tx.prepare_cached("INSERT INTO dict (kind, id, s) VALUES (?1, ?2, ?3)")?
+                    .execute(params![kind as u8, id, s])?;
+                new_strings.push((kind as u8, id, s.to_owned()));
+                Ok(id)
+            };
+            let mut inserted = 0u64;
+            let mut insert = tx.prepare_cached(
+                "INSERT OR IGNORE INTO log (k, uid, station, site, sname, action, status, err, conn, dir, mt, lvl, lat, body)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+            )?;
+            let mut existing = tx.prepare_cached("SELECT uid FROM log WHERE k = ?1")?;
+            for r in records {
+                let ts = r.timestamp.timestamp_millis();
+                let uid = encode_uid(&r.id, ts);
+                let station = intern(Kind::Station, &r.station_id)?;
+                let site = r.site_id.as_deref().map(|s| intern(Kind::Site, s)).transpose()?;
+                let sname = r.site_name.as_deref().map(|s| intern(Kind::SiteName, s)).transpose()?;
+                let action = r.action.as_deref().map(|s| intern(Kind::Action, s)).transpose()?;
+                let status = r.status.as_deref().map(|s| intern(Kind::Status, s)).transpose()?;
+                let err = r.error_code.as_deref().map(|s| intern(Kind::ErrorCode, s)).transpose()?;
+                let mt = match MT_CODES.iter().position(|m| *m == r.message_type) {
+                    Some(code) => code as i64,
+                    None => -intern(Kind::MessageType, &r.message_type)?,
+                };
+                let dir = match r.direction {
+                    Direction::In => 0,
+                    Direction::Out => 1,
+                };
+                let body = w
+                    .enc
+                    .encode(r.unique_id.as_deref(), r.validation_error.as_deref(), &r.raw)
+                    .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
+                let base = ts << SLOT_BITS;
+                let mut slot = (r.id.as_u128() as i64) & SLOT_MASK;
+                for _probe in 0..=SLOT_MASK {
+                    let k = base | slot;
+                    let n = insert.execute(params![
+                        k,
+                        uid,
+                        station,
+                        site,
+                        sname,
+                        action,
+                        status,
+                        err,
+                        r.connector_id,
+                        dir,
+                        mt,
+                        level_code(r.level),
+                        r.latency_ms,
+                        body
+                    ])?;
+                    if n == 1 {
+                        inserted += 1;
+                        break;
+                    }
+                    let there: Vec<u8> = existing.query_row([k], |row| row.get(0))?;
+                    if decode_uid(&there, ts) == Some(r.id) {
+                        break; // already stored: redelivery
+                    }
+                    slot = (slot + 1) & SLOT_MASK;
+                }
+            }
+            Ok(inserted)
+        })();
+        let inserted = match result {
+            Ok(n) => n,
+            Err(e) => return Err(be(e)), // the transaction rolls back on drop
+        };
+        if !new_strings.is_empty() {
+            // Readers may see the new rows as soon as COMMIT returns: publish the strings first.
+            let mut dict = self.dict.write().unwrap_or_else(|e| e.into_inner());
+            for (kind, id, s) in new_strings.iter().cloned() {
+                dict.add(kind, id, s);
+            }
+        }
+        if let Err(e) = tx.commit() {
+            let fresh = Dict::load(&w.conn);
+            if let Ok(fresh) = fresh {
+                *self.dict.write().unwrap_or_else(|e| e.into_inner()) = fresh;
+            }
+            return Err(be(e));
+        }
+        self.rows.fetch_add(inserted, Ordering::Relaxed);
+        Ok(inserted)
+    }
+
+    /// Deletes the rows older than `k`; returns how many.
+    pub fn delete_before(&self, k: i64) -> Result<u64, StoreError> {
+        let mut guard = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+        let w = guard.as_mut().ok_or_else(|| be("partition was dropped by retention"))?;
+        let n = w.conn.execute("DELETE FROM log WHERE k < ?1", [k]).map_err(be)? as u64;
+        let _ = w.conn.execute_batch("PRAGMA wal_checkpoint(PASSIVE)");
+        self.rows.fetch_sub(n.min(self.rows.load(Ordering::Relaxed)), Ordering::Relaxed);
+        Ok(n)
+    }
+
+    /// The oldest stored timestamp, if any.
+    pub fn oldest_ms(&self) -> Result<Option<i64>, StoreError> {
+        self.with_reader(|r| {
+            let k: Option<i64> = r.conn.query_row("SELECT min(k) FROM log", [], |row| row.get(0)).map_err(be)?;
+            Ok(k.map(|k| k >> SLOT_BITS))
+        })
+    }
+
+    /// Runs `f` with a reader connection from the pool.
+    pub fn with_reader<T>(&self, f: impl FnOnce(&mut Reader) -> Result<T, StoreError>) -> Result<T, StoreError> {
+        let pooled = self.readers.lock().unwrap_or_else(|e| e.into_inner()).pop();
+        let mut reader = match pooled {
+            Some(r) => r,
+            None => self.open_reader()?,
+        };
+        let out = f(&mut reader);
+        let mut pool = self.readers.lock().unwrap_or_else(|e| e.into_inner());
+        if pool.len() < self.tuning.max_idle_readers {
+            pool.push(reader);
+        }
+        out
+    }
+
+    fn open_reader(&self) -> Result<Reader, StoreError> {
+        let conn = open_connection(&self.path)?;
+        conn.execute_batch(&format!(
+            "PRAGMA query_only=1; PRAGMA cache_size=-{}; PRAGMA mmap_size={};",
+            self.tuning.reader_cache_kib, self.tuning.reader_mmap_bytes
+        ))
+        .map_err(be)?;
+        Ok(Reader { conn, dec: BodyDecoder::new(&self.zdict).map_err(be)? })
+    }
+
+    /// A string of the dictionary, looked up in the file when this process has not seen it.
+    pub fn string(&self, conn: &Connection, kind: Kind, id: i64) -> Result<String, StoreError> {
+        if let Some(s) = self.dict.read().unwrap_or_else(|e| e.into_inner()).string(kind, id) {
+            return Ok(s.to_owned());
+        }
+        let s: Option<String> = conn
+            .query_row("SELECT s FROM dict WHERE kind = ?1 AND id = ?2", params![kind as u8, id], |r| r.get(0))
+            .optional()
+            .map_err(be)?;
+        s.ok_or_else(|| StoreError::Incompatible(format!("{}: unknown dictionary id {id}", self.path.display())))
+    }
+}
+
+fn level_code(l: LogLevel) -> i64 {
+    match l {
+        LogLevel::None => 0,
+        LogLevel::Info => 1,
+        LogLevel::Debug => 2,
+    }
+}
+
+pub(crate) fn level_of(code: i64) -> LogLevel {
+    match code {
+        0 => LogLevel::None,
+        2 => LogLevel::Debug,
+        _ => LogLevel::Info,
+    }
+}
+
+pub(crate) fn message_type_of(p: &Partition, conn: &Connection, code: i64) -> Result<String, StoreError> {
+    match usize::try_from(code).ok().and_then(|c| MT_CODES.get(c)) {
+        Some(m) => Ok((*m).to_owned()),
+        None => p.string(conn, Kind::MessageType, -code),
+    }
+}
+
+/// The `mt` code a message-type filter compares with (None: not in this partition).
+pub(crate) fn message_type_code(p: &Partition, m: &str) -> Option<i64> {
+    match MT_CODES.iter().position(|c| *c == m) {
+        Some(code) => Some(code as i64),
+        None => p.dict.read().unwrap_or_else(|e| e.into_inner()).id(Kind::MessageType, m).map(|id| -id),
+    }
+}
+
+pub(crate) fn direction_of(code: i64) -> Direction {
+    if code == 0 {
+        Direction::In
+    } else {
+        Direction::Out
+    }
+}
+
+/// Brings the file to the current schema version.
+fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
+    let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(be)?;
+    if version > schema_version() {
+        return Err(StoreError::Incompatible(format!(
+            "{} has schema version {version}, this build knows up to {}",
+            path.display(),
+            schema_version()
+        )));
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(be)?;
+        tx.execute_batch(sql).map_err(be)?;
+        if i == 0 {
+            tx.execute("INSERT INTO meta (key, value) VALUES ('zdict', ?1)", [zdict::BUILTIN_V1.as_bytes()])
+                .map_err(be)?;
+        }
+        tx.execute_batch(&format!("PRAGMA user_version = {}", i + 1)).map_err(be)?;
+        tx.commit().map_err(be)?;
+    }
+    Ok(())
+}
+
+/// Helper for tests and the query planner: decodes a row's id.
+pub(crate) fn row_id(uid: &[u8], ts_ms: i64) -> Result<RecordId, StoreError> {
+    decode_uid(uid, ts_ms).ok_or_else(|| StoreError::Incompatible("malformed record id".into()))
+}

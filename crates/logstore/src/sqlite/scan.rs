@@ -1,0 +1,345 @@
+//! Answering a [`LogQuery`]: newest partition first, each by an index in `k DESC` order,
+//! stopping as soon as the page is full (plus one row to know whether there is more).
+//!
+//! Rows of one millisecond are ordered by slot in the file but by record id in the API, so
+//! a page always reads the whole millisecond at its end and sorts it: cursors stay exact.
+//! A scan that runs out of its time budget stops at a millisecond boundary and returns what
+//! it found with a cursor there (possibly a short or empty page with a `next`): only `q`
+//! and rare combinations of filters ever get there.
+
+use super::codec::BodyDecoder;
+use super::partition::{
+    be, direction_of, level_of, message_type_code, message_type_of, row_id, Kind, Partition, Reader, MT_RARE, SLOT_BITS,
+};
+use crate::query::{Cursor, LogPage, LogQuery};
+use crate::record::{LogRecord, RecordId};
+use crate::store::StoreError;
+use chrono::{DateTime, Utc};
+use memchr::memmem::Finder;
+use rusqlite::types::Value;
+use rusqlite::Connection;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Milliseconds far enough out that shifting by SLOT_BITS cannot overflow.
+const MS_LIMIT: i64 = 1 << 42;
+
+/// The first millisecond at or after `t` (record timestamps have millisecond precision).
+pub(crate) fn ceil_ms(t: DateTime<Utc>) -> i64 {
+    let ms = t.timestamp_millis();
+    if t.timestamp_subsec_nanos() % 1_000_000 != 0 {
+        ms + 1
+    } else {
+        ms
+    }
+}
+
+pub(crate) fn key_of_ms(ms: i64) -> i64 {
+    ms.clamp(-MS_LIMIT, MS_LIMIT) << SLOT_BITS
+}
+
+struct RawRow {
+    k: i64,
+    uid: Vec<u8>,
+    station: i64,
+    site: Option<i64>,
+    sname: Option<i64>,
+    action: Option<i64>,
+    status: Option<i64>,
+    err: Option<i64>,
+    conn: Option<i64>,
+    dir: i64,
+    mt: i64,
+    lvl: i64,
+    lat: Option<i64>,
+    body: Vec<u8>,
+}
+
+impl RawRow {
+    fn read(r: &rusqlite::Row<'_>) -> rusqlite::Result<RawRow> {
+        Ok(RawRow {
+            k: r.get(0)?,
+            uid: r.get(1)?,
+            station: r.get(2)?,
+            site: r.get(3)?,
+            sname: r.get(4)?,
+            action: r.get(5)?,
+            status: r.get(6)?,
+            err: r.get(7)?,
+            conn: r.get(8)?,
+            dir: r.get(9)?,
+            mt: r.get(10)?,
+            lvl: r.get(11)?,
+            lat: r.get(12)?,
+            body: r.get(13)?,
+        })
+    }
+}
+
+const SELECT: &str = "SELECT k, uid, station, site, sname, action, status, err, conn, dir, mt, lvl, lat, body FROM log";
+
+/// The state of one page being filled, carried from partition to partition.
+struct Page<'q> {
+    query: &'q LogQuery,
+    limit: usize,
+    needle: Option<(String, Finder<'static>)>,
+    lower: Vec<u8>,
+    items: Vec<LogRecord>,
+    /// Timestamp of the `limit`-th item found: the millisecond that ends the page.
+    boundary: Option<i64>,
+    prev_ts: Option<i64>,
+    more: bool,
+    budget_stop: Option<i64>,
+    deadline: Instant,
+}
+
+enum Flow {
+    Continue,
+    Stop,
+}
+
+/// `q`'s case-insensitive substring test, with the same meaning as `LogQuery::matches`
+/// (Unicode lower case), fast for ASCII payloads.
+fn matches_q(needle: Option<&(String, Finder<'static>)>, lower: &mut Vec<u8>, raw: &[u8]) -> bool {
+    let Some((needle, finder)) = needle else { return true };
+    if raw.is_ascii() {
+        lower.clear();
+        lower.extend(raw.iter().map(u8::to_ascii_lowercase));
+        finder.find(lower).is_some()
+    } else {
+        std::str::from_utf8(raw).is_ok_and(|s| s.to_lowercase().contains(needle.as_str()))
+    }
+}
+
+impl Page<'_> {
+    fn row(
+        &mut self,
+        p: &Partition,
+        conn: &Connection,
+        dec: &mut BodyDecoder,
+        row: RawRow,
+    ) -> Result<Flow, StoreError> {
+        let ts = row.k >> SLOT_BITS;
+        if self.prev_ts.is_some_and(|prev| prev != ts) && Instant::now() >= self.deadline {
+            self.budget_stop = self.prev_ts;
+            return Ok(Flow::Stop);
+        }
+        self.prev_ts = Some(ts);
+        let id = row_id(&row.uid, ts)?;
+        if let Some(c) = self.query.cursor {
+            if ts == c.timestamp_ms && id >= c.id {
+                return Ok(Flow::Continue);
+            }
+        }
+        let lookahead = self.boundary.is_some_and(|b| ts < b);
+        if self.needle.is_some() {
+            let raw = dec.raw(&row.body).map_err(be)?;
+            if !matches_q(self.needle.as_ref(), &mut self.lower, raw) {
+                return Ok(Flow::Continue);
+            }
+        }
+        if lookahead {
+            self.more = true;
+            return Ok(Flow::Stop);
+        }
+        let record = decode(p, conn, dec, row, ts, id)?;
+        self.items.push(record);
+        if self.items.len() == self.limit {
+            self.boundary = Some(ts);
+        }
+        Ok(Flow::Continue)
+    }
+
+    fn finish(mut self) -> LogPage {
+        self.items.sort_by(|a, b| b.timestamp.cmp(&a.timestamp).then(b.id.cmp(&a.id)));
+        if self.items.len() > self.limit {
+            self.more = true;
+            self.items.truncate(self.limit);
+        }
+        let full = self.items.len() >= self.limit;
+        let next = match (self.budget_stop, self.items.last()) {
+            (Some(_), Some(last)) if full => Some(Cursor::after(last)),
+            (Some(ts), _) => Some(Cursor { timestamp_ms: ts, id: RecordId::nil() }),
+            (None, Some(last)) if self.more => Some(Cursor::after(last)),
+            _ => None,
+        };
+        LogPage { items: self.items, next }
+    }
+}
+
+fn decode(
+    p: &Partition,
+    conn: &Connection,
+    dec: &mut BodyDecoder,
+    row: RawRow,
+    ts: i64,
+    id: RecordId,
+) -> Result<LogRecord, StoreError> {
+    let body = dec.decode(&row.body).map_err(be)?;
+    let opt = |kind: Kind, v: Option<i64>| v.map(|id| p.string(conn, kind, id)).transpose();
+    Ok(LogRecord {
+        id,
+        timestamp: DateTime::from_timestamp_millis(ts).ok_or_else(|| be("timestamp out of range"))?,
+        action: opt(Kind::Action, row.action)?,
+        station_id: p.string(conn, Kind::Station, row.station)?,
+        connector_id: row.conn,
+        status: opt(Kind::Status, row.status)?,
+        error_code: opt(Kind::ErrorCode, row.err)?,
+        site_id: opt(Kind::Site, row.site)?,
+        site_name: opt(Kind::SiteName, row.sname)?,
+        direction: direction_of(row.dir),
+        message_type: message_type_of(p, conn, row.mt)?,
+        unique_id: body.unique_id,
+        level: level_of(row.lvl),
+        latency_ms: row.lat.and_then(|l| u32::try_from(l).ok()),
+        validation_error: body.validation_error,
+        raw: body.raw,
+    })
+}
+
+/// One SQL statement per value of the expanded multi-valued filter (each in `k DESC`
+/// order by its own index), merged by `k`; `None` when the partition cannot match.
+fn plan(p: &Partition, q: &LogQuery, lo_k: i64, hi_k: i64) -> Option<Vec<(String, Vec<Value>)>> {
+    let dict = p.dict.read().unwrap_or_else(|e| e.into_inner());
+    let mut clauses = vec!["k >= ?".to_owned(), "k < ?".to_owned()];
+    let mut params = vec![Value::Integer(lo_k.max(p.k_start)), Value::Integer(hi_k.min(p.k_end))];
+    let eq = |col: &str, v: i64, clauses: &mut Vec<String>, params: &mut Vec<Value>| {
+        clauses.push(format!("{col} = ?"));
+        params.push(Value::Integer(v));
+    };
+    if let Some(s) = &q.station_id {
+        eq("station", dict.id(Kind::Station, s)?, &mut clauses, &mut params);
+    }
+    if let Some(c) = q.connector_id {
+        eq("conn", c, &mut clauses, &mut params);
+    }
+    if let Some(s) = &q.status {
+        eq("status", dict.id(Kind::Status, s)?, &mut clauses, &mut params);
+    }
+    if let Some(s) = &q.error_code {
+        eq("err", dict.id(Kind::ErrorCode, s)?, &mut clauses, &mut params);
+    }
+    if let Some(d) = q.direction {
+        eq("dir", d as i64, &mut clauses, &mut params);
+    }
+    drop(dict);
+    if let Some(m) = &q.message_type {
+        let code = message_type_code(p, m)?;
+        eq("mt", code, &mut clauses, &mut params);
+        if code >= MT_RARE {
+            clauses.push(format!("mt >= {MT_RARE}")); // the partial index's own term
+        }
+    }
+    let dict = p.dict.read().unwrap_or_else(|e| e.into_inner());
+    let ids = |kind: Kind, values: &[String]| -> Vec<i64> {
+        let mut v: Vec<i64> = values.iter().filter_map(|s| dict.id(kind, s)).collect();
+        v.sort_unstable();
+        v.dedup();
+        v
+    };
+    let sites = q.site_ids.as_ref().map(|s| ids(Kind::Site, s));
+    let actions = (!q.actions.is_empty()).then(|| ids(Kind::Action, &q.actions));
+    if sites.as_ref().is_some_and(Vec::is_empty) || actions.as_ref().is_some_and(Vec::is_empty) {
+        return None;
+    }
+    // Expand the actions if there are several, else the sites; the other list, if any, is
+    // checked row by row (`+col` keeps SQLite from sorting by an IN index).
+    let (expand_col, expand, rest) = match (&actions, &sites) {
+        (Some(a), _) if a.len() > 1 => ("action", a.clone(), sites.clone().map(|s| ("site", s))),
+        (_, Some(s)) if s.len() > 1 => ("site", s.clone(), actions.clone().map(|a| ("action", a))),
+        _ => {
+            for (col, v) in [("action", &actions), ("site", &sites)] {
+                if let Some(v) = v {
+                    eq(col, v[0], &mut clauses, &mut params);
+                }
+            }
+            ("", Vec::new(), None)
+        }
+    };
+    if let Some((col, values)) = rest {
+        let list = values.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
+        clauses.push(format!("+{col} IN ({list})"));
+    }
+    let base = format!("{SELECT} WHERE {}", clauses.join(" AND "));
+    if expand.is_empty() {
+        return Some(vec![(format!("{base} ORDER BY k DESC"), params)]);
+    }
+    Some(
+        expand
+            .into_iter()
+            .map(|v| {
+                let mut p = params.clone();
+                p.push(Value::Integer(v));
+                (format!("{base} AND {expand_col} = ? ORDER BY k DESC"), p)
+            })
+            .collect(),
+    )
+}
+
+fn scan_partition(p: &Partition, page: &mut Page<'_>, lo_k: i64, hi_k: i64) -> Result<Flow, StoreError> {
+    let Some(streams) = plan(p, page.query, lo_k, hi_k) else { return Ok(Flow::Continue) };
+    p.with_reader(|reader| {
+        let Reader { conn, dec } = reader;
+        let conn: &Connection = conn;
+        let mut stmts = Vec::with_capacity(streams.len());
+        for (sql, _) in &streams {
+            stmts.push(conn.prepare_cached(sql).map_err(be)?);
+        }
+        let mut rows = Vec::with_capacity(streams.len());
+        for (stmt, (_, params)) in stmts.iter_mut().zip(&streams) {
+            rows.push(stmt.query(rusqlite::params_from_iter(params.iter())).map_err(be)?);
+        }
+        let mut heads: Vec<Option<RawRow>> = Vec::with_capacity(rows.len());
+        for r in rows.iter_mut() {
+            heads.push(r.next().map_err(be)?.map(RawRow::read).transpose().map_err(be)?);
+        }
+        loop {
+            let best =
+                heads.iter().enumerate().filter_map(|(i, h)| h.as_ref().map(|h| (i, h.k))).max_by_key(|&(_, k)| k);
+            let Some((i, _)) = best else { return Ok(Flow::Continue) };
+            let next = rows[i].next().map_err(be)?.map(RawRow::read).transpose().map_err(be)?;
+            let row = std::mem::replace(&mut heads[i], next).expect("head exists");
+            if let Flow::Stop = page.row(p, conn, dec, row)? {
+                return Ok(Flow::Stop);
+            }
+        }
+    })
+}
+
+/// Answers `q` over `partitions` (any order).
+pub(crate) fn query(
+    mut partitions: Vec<Arc<Partition>>,
+    q: &LogQuery,
+    budget: Duration,
+) -> Result<LogPage, StoreError> {
+    let lo_k = q.from.map_or(i64::MIN, |t| key_of_ms(ceil_ms(t)));
+    let mut hi_k = q.to.map_or(i64::MAX, |t| key_of_ms(ceil_ms(t)));
+    if let Some(c) = q.cursor {
+        hi_k = hi_k.min(key_of_ms(c.timestamp_ms.saturating_add(1)));
+    }
+    partitions.retain(|p| p.k_end > lo_k && p.k_start < hi_k);
+    partitions.sort_by(|a, b| b.day.cmp(&a.day));
+    let needle = q.q.as_ref().map(|s| {
+        let lower = s.to_lowercase();
+        let finder = Finder::new(lower.as_bytes()).into_owned();
+        (lower, finder)
+    });
+    let mut page = Page {
+        query: q,
+        limit: q.effective_limit(),
+        needle,
+        lower: Vec::new(),
+        items: Vec::new(),
+        boundary: None,
+        prev_ts: None,
+        more: false,
+        budget_stop: None,
+        deadline: Instant::now() + budget,
+    };
+    for p in &partitions {
+        if let Flow::Stop = scan_partition(p, &mut page, lo_k, hi_k)? {
+            break;
+        }
+    }
+    Ok(page.finish())
+}

@@ -1,0 +1,37 @@
+//! The built-in zstd raw-content dictionary for OCPP 1.6-J frames (version 1).
+//!
+//! Hand-written from the OCPP 1.6 vocabulary (field names, enum values, frame shapes), not
+//! trained on any data set. Each partition file stores a copy of the dictionary it was
+//! written with (table `meta`, key `zdict`), so this text may change in a later version
+//! without making old files unreadable. zstd finds matches nearest the end cheapest, so the
+//! most frequent shapes (MeterValues, Heartbeat, StatusNotification) come last.
+
+pub(crate) const BUILTIN_V1: &str = concat!(
+    r#"{"event":"Disconnected","code":1006,"reason":""}{"event":"Connected","remote":"","subprotocol":"ocpp1.6"}"#,
+    r#"{"event":"ConnectionRefused","reason":"unknown station"}"#,
+    r#"[2,"","GetConfiguration",{"key":[]}][3,"",{"configurationKey":[{"key":"HeartbeatInterval","readonly":false,"value":"300"},{"key":"MeterValueSampleInterval","readonly":false,"value":"60"}],"unknownKey":[]}]"#,
+    r#"[2,"","ChangeConfiguration",{"key":"","value":""}][3,"",{"status":"Accepted"}][3,"",{"status":"Rejected"}][3,"",{"status":"RebootRequired"}][3,"",{"status":"NotSupported"}]"#,
+    r#"[2,"","Reset",{"type":"Soft"}][2,"","Reset",{"type":"Hard"}][2,"","UnlockConnector",{"connectorId":1}][3,"",{"status":"Unlocked"}][3,"",{"status":"UnlockFailed"}]"#,
+    r#"[2,"","ChangeAvailability",{"connectorId":0,"type":"Operative"}][2,"","ChangeAvailability",{"connectorId":1,"type":"Inoperative"}][3,"",{"status":"Scheduled"}]"#,
+    r#"[2,"","TriggerMessage",{"requestedMessage":"StatusNotification","connectorId":1}][2,"","TriggerMessage",{"requestedMessage":"MeterValues"}]"#,
+    r#"[2,"","DataTransfer",{"vendorId":"","messageId":"","data":""}][3,"",{"status":"UnknownVendorId"}]"#,
+    r#"[2,"","FirmwareStatusNotification",{"status":"Installed"}][2,"","DiagnosticsStatusNotification",{"status":"Uploaded"}][2,"","GetDiagnostics",{"location":"ftp://"}][2,"","UpdateFirmware",{"location":"https://","retrieveDate":""}]"#,
+    r#"[2,"","SetChargingProfile",{"connectorId":1,"csChargingProfiles":{"chargingProfileId":1,"stackLevel":0,"chargingProfilePurpose":"TxDefaultProfile","chargingProfileKind":"Absolute","chargingSchedule":{"chargingRateUnit":"A","chargingSchedulePeriod":[{"startPeriod":0,"limit":16.0,"numberPhases":3}]}}}]"#,
+    r#"[2,"","ClearCache",{}][2,"","SendLocalList",{"listVersion":1,"updateType":"Full","localAuthorizationList":[]}][2,"","GetLocalListVersion",{}][3,"",{"listVersion":0}][2,"","ReserveNow",{"connectorId":1,"expiryDate":"","idTag":"","reservationId":1}][2,"","CancelReservation",{"reservationId":1}]"#,
+    r#"[4,"","NotImplemented","Requested Action is not known by receiver",{}][4,"","NotSupported","",{}][4,"","InternalError","",{}][4,"","ProtocolError","",{}][4,"","SecurityError","",{}][4,"","PropertyConstraintViolation","",{}][4,"","OccurenceConstraintViolation","",{}][4,"","TypeConstraintViolation","",{}][4,"","GenericError","",{}][4,"","FormationViolation","",{}]"#,
+    r#"[2,"","BootNotification",{"chargePointVendor":"","chargePointModel":"","chargePointSerialNumber":"","chargeBoxSerialNumber":"","firmwareVersion":"","iccid":"","imsi":"","meterType":"","meterSerialNumber":""}][3,"",{"status":"Accepted","currentTime":"2026-01-01T00:00:00.000Z","interval":300}][3,"",{"status":"Pending","currentTime":"","interval":60}]"#,
+    r#"[2,"","RemoteStartTransaction",{"connectorId":1,"idTag":""}][2,"","RemoteStopTransaction",{"transactionId":1}]"#,
+    r#"[2,"","StopTransaction",{"idTag":"","meterStop":0,"timestamp":"2026-01-01T00:00:00.000Z","transactionId":1,"reason":"Local","transactionData":[{"timestamp":"","sampledValue":[{"value":"","context":"Transaction.End","measurand":"Energy.Active.Import.Register","unit":"Wh"}]}]}]"#,
+    r#"{"reason":"EVDisconnected"}{"reason":"Remote"}{"reason":"EmergencyStop"}{"reason":"PowerLoss"}{"reason":"DeAuthorized"}"#,
+    r#"[2,"","StartTransaction",{"connectorId":1,"idTag":"","meterStart":0,"timestamp":"2026-01-01T00:00:00.000Z","reservationId":0}][3,"",{"idTagInfo":{"status":"Accepted","expiryDate":"","parentIdTag":""},"transactionId":1}]"#,
+    r#"[2,"","Authorize",{"idTag":""}][3,"",{"idTagInfo":{"status":"Accepted"}}][3,"",{"idTagInfo":{"status":"Invalid"}}][3,"",{"idTagInfo":{"status":"Blocked"}}][3,"",{"idTagInfo":{"status":"Expired"}}][3,"",{"idTagInfo":{"status":"ConcurrentTx"}}]"#,
+    r#"{"errorCode":"ConnectorLockFailure"}{"errorCode":"EVCommunicationError"}{"errorCode":"GroundFailure"}{"errorCode":"HighTemperature"}{"errorCode":"InternalError"}{"errorCode":"LocalListConflict"}{"errorCode":"OtherError"}{"errorCode":"OverCurrentFailure"}{"errorCode":"OverVoltage"}{"errorCode":"PowerMeterFailure"}{"errorCode":"PowerSwitchFailure"}{"errorCode":"ReaderFailure"}{"errorCode":"ResetFailure"}{"errorCode":"UnderVoltage"}{"errorCode":"WeakSignal"}"#,
+    r#"{"status":"Available"}{"status":"Preparing"}{"status":"Charging"}{"status":"SuspendedEVSE"}{"status":"SuspendedEV"}{"status":"Finishing"}{"status":"Reserved"}{"status":"Unavailable"}{"status":"Faulted"},"info":"","vendorId":"","vendorErrorCode":""}"#,
+    r#"[2,"","StatusNotification",{"connectorId":1,"errorCode":"NoError","status":"Available","timestamp":"2026-01-01T00:00:00.000Z"}][3,"",{}]"#,
+    r#"{"value":"","context":"Sample.Clock","format":"Raw","measurand":"Voltage","phase":"L1-N","location":"Outlet","unit":"V"}"#,
+    r#"{"value":"","context":"Sample.Periodic","format":"Raw","measurand":"Temperature","location":"Body","unit":"Celsius"}"#,
+    r#"{"value":"","context":"Sample.Periodic","measurand":"Current.Offered","unit":"A"},{"value":"","context":"Sample.Periodic","measurand":"Power.Offered","unit":"W"},{"value":"","context":"Sample.Periodic","measurand":"Energy.Active.Import.Interval","unit":"kWh"}"#,
+    r#"{"value":"","context":"Sample.Periodic","measurand":"Current.Import","phase":"L1","unit":"A"},{"value":"","context":"Sample.Periodic","measurand":"Current.Import","phase":"L2","unit":"A"},{"value":"","context":"Sample.Periodic","measurand":"Current.Import","phase":"L3","unit":"A"}"#,
+    r#"[2,"","MeterValues",{"connectorId":1,"transactionId":1,"meterValue":[{"timestamp":"2026-01-01T00:00:00.000Z","sampledValue":[{"value":"","context":"Sample.Periodic","format":"Raw","measurand":"Energy.Active.Import.Register","location":"Outlet","unit":"Wh"},{"value":"","context":"Sample.Periodic","measurand":"Power.Active.Import","unit":"W"},{"value":"","context":"Sample.Periodic","measurand":"SoC","location":"EV","unit":"Percent"}]}]}]"#,
+    r#"[2,"","Heartbeat",{}][3,"",{"currentTime":"2026-01-01T00:00:00.000Z"}][3,"",{}]"#,
+);
