@@ -349,6 +349,7 @@ impl ProfileStore {
     /// The composite schedule of `connector` over `[start, start + duration)`, as
     /// `(startPeriod seconds, limit)` in `unit`, merging equal neighbours. Where no profile
     /// limits, `max_w` (the hardware limit) applies.
+    #[allow(clippy::too_many_arguments)]
     pub fn composite(
         &self,
         connector: usize,

@@ -638,10 +638,10 @@ impl Station {
     /// Whether a transaction for `id_tag` may start on connector `i`; returns the
     /// reservation id it uses. Reserved connectors admit only the reserving idTag
     /// (or its parent).
-    pub fn may_start(&self, i: usize, id_tag: &str, parent: Option<&str>) -> Result<Option<i64>, ()> {
-        let c = self.connectors.get(i).ok_or(())?;
+    pub fn may_start(&self, i: usize, id_tag: &str, parent: Option<&str>) -> Result<Option<i64>, &'static str> {
+        let c = self.connectors.get(i).ok_or("no such connector")?;
         if !c.free_for(id_tag, parent) {
-            return Err(());
+            return Err(if c.reservation.is_some() { "reserved for another idTag" } else { "connector not free" });
         }
         Ok(c.reservation.as_ref().map(|r| r.id))
     }

@@ -35,7 +35,7 @@ pub fn chrono_dur(d: Duration) -> chrono::Duration {
 /// `d` divided by the time scale (a scale > 1 compresses time).
 pub fn scaled(d: Duration, time_scale: f64) -> chrono::Duration {
     let s = if time_scale > 0.0 && time_scale.is_finite() { time_scale } else { 1.0 };
-    chrono::Duration::milliseconds(((d.as_secs_f64() / s) * 1000.0).max(1.0).min(1e15) as i64)
+    chrono::Duration::milliseconds(((d.as_secs_f64() / s) * 1000.0).clamp(1.0, 1e15) as i64)
 }
 
 fn missing(field: &str) -> CallErr {

@@ -2,7 +2,7 @@
 
 use super::{ApiError, AppState, Caller};
 use crate::gateway::{CommandError, CommandOutcome, Registry};
-use crate::state::{commands, stations};
+use crate::state::{commands, profiles, stations};
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::Json;
@@ -63,6 +63,7 @@ pub async fn send(
         sent_by: caller.name,
     };
     let cmd_id = app.state.run(move |c| commands::record(c, &record)).await?;
+    let request = payload.clone();
     let answer = tokio::time::timeout(app.command_timeout, app.commands.call(&id, action, payload))
         .await
         .unwrap_or(Err(CommandError::Timeout));
@@ -75,7 +76,16 @@ pub async fn send(
         Err(e) => (command_error_name(e), Value::Null),
     };
     let stored = response.clone();
-    app.state.run(move |c| commands::answer(c, cmd_id, outcome, &stored)).await?;
+    let (sid, request) = (id.clone(), request);
+    app.state
+        .run(move |c| {
+            commands::answer(c, cmd_id, outcome, &stored)?;
+            match stored.get("payload") {
+                Some(result) if outcome == "CALLRESULT" => profiles::apply_result(c, &sid, action, &request, result),
+                _ => Ok(()),
+            }
+        })
+        .await?;
     match answer {
         Ok(_) => Ok(Json(response)),
         Err(CommandError::NotConnected | CommandError::Disconnected) => {

@@ -81,6 +81,9 @@ impl CallHandler for Csms {
                         )))
                     }
                 };
+                if out.is_ok() {
+                    state::profiles::on_charger_call(c, &id, action, &p)?;
+                }
                 out.map(Ok)
             })
             .await?

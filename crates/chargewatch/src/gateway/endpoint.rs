@@ -60,11 +60,11 @@ struct EndpointState {
 pub fn router(gateway: Gateway) -> Router {
     let slots = Arc::new(Semaphore::new(gateway.config.max_connections));
     let state = Arc::new(EndpointState { gateway, slots });
-    Router::new().route("/ocpp/{station_id}", get(upgrade)).route("/ocpp/{*rest}", get(bad_path)).with_state(state)
+    Router::new().route("/ocpp/{station_id}", get(upgrade)).fallback(bad_path).with_state(state)
 }
 
 async fn bad_path() -> Response {
-    (StatusCode::NOT_FOUND, "OCPP endpoint is /ocpp/{chargeBoxId}: one path segment\n").into_response()
+    (StatusCode::NOT_FOUND, "the OCPP endpoint is /ocpp/{chargeBoxId} (one path segment)\n").into_response()
 }
 
 /// A chargeBoxId is 1 to 48 printable characters without spaces or `/`.

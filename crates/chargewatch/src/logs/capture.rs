@@ -142,6 +142,7 @@ impl Observe for Capture {
             station_id: station_id.to_string(),
             ring: self.ring(station_id),
             transactions: HashMap::new(),
+            unknown_calls: None,
         })
     }
 }
@@ -152,6 +153,8 @@ struct StationCapture {
     station_id: String,
     ring: Arc<Mutex<Ring>>,
     transactions: HashMap<i64, i64>,
+    /// The last incoming CALL with an unknown action: (unique id, action).
+    unknown_calls: Option<(String, String)>,
 }
 
 /// The level a record needs to be kept (SPEC.md, Log levels). Frames that broke the
@@ -172,24 +175,27 @@ fn ms(t: DateTime<Utc>) -> DateTime<Utc> {
 
 impl StationCapture {
     fn columns(&mut self, ev: &FrameEvent<'_>, frame: &Frame) -> Extracted {
-        let Some(action) = ev.action else { return Extracted::default() };
-        let mut x = match frame {
-            Frame::Call { payload, .. } => extract_request(action, payload),
-            Frame::CallResult { payload, .. } => {
+        let request = |action| ev.request.map(|r| extract_request(action, r)).unwrap_or_default();
+        let mut x = match (frame, ev.action) {
+            (Frame::CallError { error_code, .. }, action) => {
+                let mut x = action.map(request).unwrap_or_default();
+                x.status = None;
+                x.error_code = Some(error_code.clone());
+                x
+            }
+            (_, None) => return Extracted::default(),
+            (Frame::Call { payload, .. }, Some(action)) => extract_request(action, payload),
+            (Frame::CallResult { payload, .. }, Some(action)) => {
                 let mut x = extract_response(action, payload);
-                let req = ev.request.map(|r| extract_request(action, r)).unwrap_or_default();
+                let req = request(action);
                 x.connector_id = x.connector_id.or(req.connector_id);
                 x.transaction_id = x.transaction_id.or(req.transaction_id);
                 x
             }
-            Frame::CallError { error_code, .. } => {
-                let mut req = ev.request.map(|r| extract_request(action, r)).unwrap_or_default();
-                req.status = None;
-                req.error_code = Some(error_code.clone());
-                req
-            }
         };
-        self.learn_transaction(action, frame, &x);
+        if let Some(action) = ev.action {
+            self.learn_transaction(action, frame, &x);
+        }
         if x.connector_id.is_none() {
             if let Some(tx) = x.transaction_id {
                 x.connector_id =
@@ -197,6 +203,27 @@ impl StationCapture {
             }
         }
         x
+    }
+
+    /// The action name of a frame: the known action, or for a CALL with an unknown action
+    /// (and the CALLERROR that answers it) the name the charger sent.
+    fn action_name(&mut self, ev: &FrameEvent<'_>) -> Option<String> {
+        if let Some(a) = ev.action {
+            return Some(a.as_str().to_string());
+        }
+        match ev.frame {
+            Ok(Frame::Call { unique_id, action, .. }) => {
+                self.unknown_calls = Some((unique_id.clone(), action.clone()));
+                Some(action.clone())
+            }
+            Ok(Frame::CallError { unique_id, .. }) if ev.direction == Direction::Out => {
+                match self.unknown_calls.take() {
+                    Some((uid, action)) if &uid == unique_id => Some(action),
+                    _ => None,
+                }
+            }
+            _ => None,
+        }
     }
 
     fn learn_transaction(&mut self, action: Action, frame: &Frame, x: &Extracted) {
@@ -229,7 +256,7 @@ impl ConnectionObserver for StationCapture {
         let record = LogRecord {
             id: new_record_id(ev.at),
             timestamp: ms(ev.at),
-            action: ev.action.map(|a| a.as_str().to_string()).or_else(|| raw_action(&ev)),
+            action: self.action_name(&ev),
             station_id: self.station_id.clone(),
             connector_id: x.connector_id,
             status: x.status,
@@ -267,13 +294,5 @@ impl ConnectionObserver for StationCapture {
             raw: ev.detail.to_string(),
         };
         self.capture.submit(record, &self.ring);
-    }
-}
-
-/// The action string of an unknown-action CALL, so the operator sees what was sent.
-fn raw_action(ev: &FrameEvent<'_>) -> Option<String> {
-    match ev.frame {
-        Ok(Frame::Call { action, .. }) => Some(action.clone()),
-        _ => None,
     }
 }

@@ -6,6 +6,7 @@
 
 pub mod commands;
 mod migrations;
+pub mod profiles;
 pub mod sites;
 pub mod stations;
 pub mod transactions;

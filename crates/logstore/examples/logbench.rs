@@ -1,0 +1,320 @@
+//! Benchmark of the embedded log store: ingest rate, disk bytes per record and first-page
+//! latency of every filter of the OCPP Logs table on a realistic fleet mix.
+//!
+//! `cargo run --release -p chargewatch-logstore --example logbench -- --records 1000000`
+//! Options: `--records N` (1,000,000), `--batch N` (1000), `--queries N` per filter (50),
+//! `--stations N` (1000), `--sites N` (50), `--days N` (3), `--dir PATH` (a fresh temp
+//! dir, deleted at the end unless `--keep`), `--zstd-level N` (3).
+
+use chargewatch_logstore::fleet::{station_name, Fleet, FleetConfig, Rng, FAULTS, RPC_ERRORS, STATUSES};
+use chargewatch_logstore::{Direction, LogQuery, SqliteLogStore, SqliteOptions};
+use chrono::TimeDelta;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+struct Args {
+    records: u64,
+    batch: usize,
+    queries: usize,
+    stations: usize,
+    sites: usize,
+    days: i64,
+    dir: Option<PathBuf>,
+    keep: bool,
+    zstd_level: i32,
+}
+
+fn parse_args() -> Result<Args, String> {
+    let mut a = Args {
+        records: 1_000_000,
+        batch: 1000,
+        queries: 50,
+        stations: 1000,
+        sites: 50,
+        days: 3,
+        dir: None,
+        keep: false,
+        zstd_level: 3,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(flag) = it.next() {
+        let mut value = || it.next().ok_or(format!("{flag} needs a value"));
+        let num = |v: String| v.replace('_', "").parse::<u64>().map_err(|e| format!("{flag}: {e}"));
+        match flag.as_str() {
+            "--records" => a.records = num(value()?)?,
+            "--batch" => a.batch = num(value()?)? as usize,
+            "--queries" => a.queries = num(value()?)? as usize,
+            "--stations" => a.stations = num(value()?)? as usize,
+            "--sites" => a.sites = num(value()?)? as usize,
+            "--days" => a.days = num(value()?)? as i64,
+            "--zstd-level" => a.zstd_level = num(value()?)? as i32,
+            "--dir" => a.dir = Some(PathBuf::from(value()?)),
+            "--keep" => a.keep = true,
+            "--help" | "-h" => return Err("see the doc comment of examples/logbench.rs".into()),
+            other => return Err(format!("unknown argument {other}")),
+        }
+    }
+    Ok(a)
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    let i = ((sorted.len() as f64 * p).ceil() as usize).clamp(1, sorted.len()) - 1;
+    sorted[i]
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.2}", d.as_secs_f64() * 1000.0)
+}
+
+fn main() {
+    let args = match parse_args() {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("logbench: {e}");
+            std::process::exit(2);
+        }
+    };
+    let dir = args.dir.clone().unwrap_or_else(|| std::env::temp_dir().join(format!("logbench-{}", std::process::id())));
+    let _ = std::fs::remove_dir_all(&dir);
+    let options = SqliteOptions { zstd_level: args.zstd_level, ..SqliteOptions::default() };
+    let store = SqliteLogStore::open_with(&dir, options.clone()).expect("open store");
+    let cfg = FleetConfig {
+        stations: args.stations,
+        sites: args.sites,
+        span: TimeDelta::days(args.days),
+        records: args.records,
+        ..FleetConfig::default()
+    };
+    println!(
+        "logbench: {} records, batches of {}, {} stations, {} sites over {} days in {}",
+        args.records,
+        args.batch,
+        args.stations,
+        args.sites,
+        args.days,
+        dir.display()
+    );
+
+    // Ingest: a generator thread feeds batches; only the store's time is counted as ingest.
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<_>>(8);
+    let gen_cfg = cfg.clone();
+    let (records, batch) = (args.records as usize, args.batch);
+    let generator = std::thread::spawn(move || {
+        let mut fleet = Fleet::new(gen_cfg);
+        let mut left = records;
+        let mut raw_bytes = 0u64;
+        while left > 0 {
+            let b: Vec<_> = fleet.by_ref().take(batch.min(left)).collect();
+            raw_bytes += b.iter().map(|r| r.raw.len() as u64).sum::<u64>();
+            left -= b.len();
+            if tx.send(b).is_err() {
+                break;
+            }
+        }
+        raw_bytes
+    });
+    let wall = Instant::now();
+    let mut in_store = Duration::ZERO;
+    let mut appended = 0u64;
+    let mut batch_times = Vec::new();
+    for b in rx {
+        let t = Instant::now();
+        appended += store.append_blocking(&b).expect("append");
+        let d = t.elapsed();
+        in_store += d;
+        batch_times.push(d);
+        if batch_times.len() % 1000 == 0 {
+            eprintln!("  {appended} records, {:.0} records/s", appended as f64 / in_store.as_secs_f64());
+        }
+    }
+    let raw_bytes = generator.join().expect("generator");
+    let wall = wall.elapsed();
+    batch_times.sort();
+    let stats_before = store.stats_blocking().expect("stats");
+    drop(store);
+    let t = Instant::now();
+    let store = SqliteLogStore::open_with(&dir, options).expect("reopen");
+    let reopen = t.elapsed();
+    let stats = store.stats_blocking().expect("stats");
+    println!();
+    println!("## Ingest\n");
+    println!("| what | value |\n|---|---|");
+    println!("| records stored | {} |", stats.records);
+    println!(
+        "| ingest, store time only | {:.0} records/s ({:.1} s) |",
+        appended as f64 / in_store.as_secs_f64(),
+        in_store.as_secs_f64()
+    );
+    println!(
+        "| ingest, wall clock with generator | {:.0} records/s ({:.1} s) |",
+        appended as f64 / wall.as_secs_f64(),
+        wall.as_secs_f64()
+    );
+    println!(
+        "| append of one batch p50 / p99 | {} / {} ms |",
+        ms(percentile(&batch_times, 0.5)),
+        ms(percentile(&batch_times, 0.99))
+    );
+    println!("| raw payload bytes per record (mean) | {:.0} |", raw_bytes as f64 / appended as f64);
+    println!(
+        "| disk bytes per record (db + wal, after ingest) | {:.1} |",
+        stats_before.disk_bytes as f64 / stats_before.records as f64
+    );
+    println!("| disk bytes per record (after reopen) | {:.1} |", stats.disk_bytes as f64 / stats.records as f64);
+    println!("| day files | {} |", stats.partitions);
+    println!("| reopen time | {} ms |", ms(reopen));
+
+    // First-page latency of each filter, varied values.
+    let mut rng = Rng::new(77);
+    let span_ms = cfg.span.num_milliseconds();
+    let actions = [
+        "MeterValues",
+        "Heartbeat",
+        "StatusNotification",
+        "Authorize",
+        "StartTransaction",
+        "StopTransaction",
+        "RemoteStartTransaction",
+        "DataTransfer",
+        "BootNotification",
+        "Connected",
+        "Disconnected",
+    ];
+    let statuses: Vec<&str> = STATUSES.iter().chain(["Accepted", "Invalid", "Rejected"].iter()).copied().collect();
+    let errors: Vec<&str> = FAULTS.iter().chain(RPC_ERRORS.iter()).chain(["NoError"].iter()).copied().collect();
+    let terms = [
+        "Faulted",
+        "groundfailure",
+        "SoC",
+        "Model-3",
+        "ping timeout",
+        "EVDisconnected",
+        "Current.Import",
+        "vendor2",
+        "connectorId must be",
+        "Percent",
+    ];
+    type Make<'a> = Box<dyn Fn(&mut Rng) -> LogQuery + 'a>;
+    let at = |rng: &mut Rng| cfg.start + TimeDelta::milliseconds(rng.below(span_ms as u64) as i64);
+    let filters: Vec<(&str, Make)> = vec![
+        ("no filter", Box::new(|_| LogQuery::default())),
+        (
+            "site_id",
+            Box::new(|r| LogQuery {
+                site_ids: Some(vec![format!("site-{:03}", r.below(args.sites as u64))]),
+                ..LogQuery::default()
+            }),
+        ),
+        (
+            "site_ids (10 sites)",
+            Box::new(|r| LogQuery {
+                site_ids: Some((0..10).map(|_| format!("site-{:03}", r.below(args.sites as u64))).collect()),
+                ..LogQuery::default()
+            }),
+        ),
+        (
+            "station_id",
+            Box::new(|r| LogQuery {
+                station_id: Some(station_name(r.below(args.stations as u64) as usize)),
+                ..LogQuery::default()
+            }),
+        ),
+        (
+            "connector_id + station_id",
+            Box::new(|r| LogQuery {
+                station_id: Some(station_name(r.below(args.stations as u64) as usize)),
+                connector_id: Some(1 + r.below(2) as i64),
+                ..LogQuery::default()
+            }),
+        ),
+        ("action", Box::new(|r| LogQuery { actions: vec![r.pick(&actions).to_string()], ..LogQuery::default() })),
+        (
+            "action (2 actions)",
+            Box::new(|r| LogQuery {
+                actions: vec![r.pick(&actions).to_string(), r.pick(&actions).to_string()],
+                ..LogQuery::default()
+            }),
+        ),
+        ("status", Box::new(|r| LogQuery { status: Some(r.pick(&statuses).to_string()), ..LogQuery::default() })),
+        ("error_code", Box::new(|r| LogQuery { error_code: Some(r.pick(&errors).to_string()), ..LogQuery::default() })),
+        (
+            "direction",
+            Box::new(|r| LogQuery {
+                direction: Some(if r.chance(0.5) { Direction::In } else { Direction::Out }),
+                ..LogQuery::default()
+            }),
+        ),
+        (
+            "message_type",
+            Box::new(|r| LogQuery {
+                message_type: Some(r.pick(&["CALL", "CALLRESULT", "CALLERROR", "EVENT"]).to_string()),
+                ..LogQuery::default()
+            }),
+        ),
+        (
+            "from/to (1 h window)",
+            Box::new(|r| {
+                let to = at(r);
+                LogQuery { from: Some(to - TimeDelta::hours(1)), to: Some(to), ..LogQuery::default() }
+            }),
+        ),
+        (
+            "site_id + action + from/to",
+            Box::new(|r| {
+                let to = at(r);
+                LogQuery {
+                    site_ids: Some(vec![format!("site-{:03}", r.below(args.sites as u64))]),
+                    actions: vec![r.pick(&actions).to_string()],
+                    from: Some(to - TimeDelta::hours(6)),
+                    to: Some(to),
+                    ..LogQuery::default()
+                }
+            }),
+        ),
+        ("q (substring)", Box::new(|r| LogQuery { q: Some(r.pick(&terms).to_string()), ..LogQuery::default() })),
+        (
+            "q rare (idTag) + station_id",
+            Box::new(|r| LogQuery {
+                q: Some(format!("04{:08X}", r.below(5000) * 2_654_435 % 0xFFFF_FFFF)),
+                station_id: Some(station_name(r.below(args.stations as u64) as usize)),
+                ..LogQuery::default()
+            }),
+        ),
+        (
+            "q rare (idTag)",
+            Box::new(|r| LogQuery {
+                q: Some(format!("04{:08X}", r.below(5000) * 2_654_435 % 0xFFFF_FFFF)),
+                ..LogQuery::default()
+            }),
+        ),
+    ];
+    println!("\n## First page (limit 50, newest first), {} queries per filter\n", args.queries);
+    println!("| filter | p50 ms | p99 ms | max ms | mean rows | partial pages (budget) |\n|---|---|---|---|---|---|");
+    for (name, make) in &filters {
+        let mut times = Vec::new();
+        let mut rows = 0usize;
+        let mut partial = 0usize;
+        // One warm-up query so the first file open is not counted.
+        let _ = store.query_blocking(&make(&mut rng));
+        for _ in 0..args.queries {
+            let q = make(&mut rng);
+            let t = Instant::now();
+            let page = store.query_blocking(&q).expect("query");
+            times.push(t.elapsed());
+            rows += page.items.len();
+            partial += usize::from(page.items.len() < q.effective_limit() && page.next.is_some());
+        }
+        times.sort();
+        println!(
+            "| {name} | {} | {} | {} | {:.1} | {partial} |",
+            ms(percentile(&times, 0.5)),
+            ms(percentile(&times, 0.99)),
+            ms(*times.last().expect("queries")),
+            rows as f64 / args.queries as f64
+        );
+    }
+    drop(store);
+    if !args.keep && args.dir.is_none() {
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
