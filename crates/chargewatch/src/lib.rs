@@ -9,3 +9,4 @@ pub mod logs;
 pub mod server;
 pub mod simulate;
 pub mod state;
+pub mod ui;

@@ -5,6 +5,7 @@ mod commands;
 mod error;
 mod logs;
 mod openapi;
+mod profiles;
 mod sites;
 mod stations;
 
@@ -85,11 +86,13 @@ pub fn router(app: AppState) -> Router {
         .route("/api/v1/logs/stats", get(logs::stats))
         .route("/api/v1/stations/{id}/commands", get(commands::history))
         .route("/api/v1/stations/{id}/commands/{action}", post(commands::send))
+        .merge(profiles::routes())
         .fallback(error::not_found);
     Router::new()
         .route("/health", get(health))
         .route("/metrics", get(metrics))
         .route("/", get(index))
+        .merge(crate::ui::routes())
         .merge(api)
         .layer(axum::extract::DefaultBodyLimit::max(limit))
         .with_state(app)
