@@ -326,7 +326,13 @@ impl Station {
 
     fn meter_interval(&self) -> Option<Duration> {
         let s = self.config.get_int("MeterValueSampleInterval").unwrap_or(60);
-        (s > 0).then(|| scaled(std::time::Duration::from_secs(s as u64), self.params.time_scale))
+        // Unchanged by the central system: keep the configured (possibly sub-second) interval.
+        let d = if s as u64 == self.params.meter_interval.as_secs().max(1) {
+            self.params.meter_interval.max(std::time::Duration::from_millis(100))
+        } else {
+            std::time::Duration::from_secs(s.max(0) as u64)
+        };
+        (s > 0).then(|| scaled(d, self.params.time_scale))
     }
 
     // ----- connection lifecycle ---------------------------------------------------------
