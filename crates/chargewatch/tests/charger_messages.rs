@@ -30,7 +30,8 @@ async fn every_charger_initiated_action_is_answered_and_kept() {
     assert_eq!(cp.ok("Authorize", auth("TAG-OLD")).await["idTagInfo"]["status"], "Expired");
     assert_eq!(cp.ok("Authorize", auth("NOBODY")).await["idTagInfo"]["status"], "Invalid", "unknown tags are Invalid");
 
-    let start = json!({"connectorId": 1, "idTag": "TAG-OK", "meterStart": 1000, "timestamp": now(), "reservationId": 7});
+    let start =
+        json!({"connectorId": 1, "idTag": "TAG-OK", "meterStart": 1000, "timestamp": now(), "reservationId": 7});
     let started = cp.ok("StartTransaction", start).await;
     let tx = started["transactionId"].as_i64().unwrap();
     assert_eq!(started["idTagInfo"]["status"], "Accepted");
@@ -60,11 +61,20 @@ async fn every_charger_initiated_action_is_answered_and_kept() {
     assert_eq!(station["firmware_status"], "Installed");
     assert!(station["last_heartbeat_at"].is_string());
     let c2 = &station["connectors"][0];
-    assert_eq!((c2["connector_id"].as_i64(), c2["status"].as_str(), c2["error_code"].as_str()), (Some(2), Some("Faulted"), Some("GroundFailure")));
-    assert_eq!((c2["info"].as_str(), c2["vendor_id"].as_str(), c2["vendor_error_code"].as_str()), (Some("RCD tripped"), Some("ACME"), Some("E42")));
+    assert_eq!(
+        (c2["connector_id"].as_i64(), c2["status"].as_str(), c2["error_code"].as_str()),
+        (Some(2), Some("Faulted"), Some("GroundFailure"))
+    );
+    assert_eq!(
+        (c2["info"].as_str(), c2["vendor_id"].as_str(), c2["vendor_error_code"].as_str()),
+        (Some("RCD tripped"), Some("ACME"), Some("E42"))
+    );
 
     let t = api.get(&format!("/api/v1/transactions/{tx}")).await;
-    assert_eq!((t["meter_start"].as_i64(), t["meter_stop"].as_i64(), t["energy_wh"].as_i64()), (Some(1000), Some(2500), Some(1500)));
+    assert_eq!(
+        (t["meter_start"].as_i64(), t["meter_stop"].as_i64(), t["energy_wh"].as_i64()),
+        (Some(1000), Some(2500), Some(1500))
+    );
     assert_eq!(t["reservation_id"], 7);
     assert_eq!(t["stop_reason"], "EVDisconnected");
     assert!(t["transaction_data"].is_array(), "transactionData kept");
@@ -79,7 +89,11 @@ async fn unknown_stations_are_refused_until_registered_or_let_in_by_flag() {
     let mut cp = connect(&s, "STRANGER").await;
     assert_eq!(cp.boot().await["status"], "Rejected");
     let hb = cp.call("Heartbeat", json!({})).await;
-    assert_eq!((hb[0].as_i64(), hb[2].as_str()), (Some(4), Some("SecurityError")), "a refused station's other calls: {hb}");
+    assert_eq!(
+        (hb[0].as_i64(), hb[2].as_str()),
+        (Some(4), Some("SecurityError")),
+        "a refused station's other calls: {hb}"
+    );
     let listed = api.get("/api/v1/stations/STRANGER").await;
     assert_eq!(listed["registered"], false, "the attempt is visible to operators");
     api.put("/api/v1/stations/STRANGER", json!({"site_id": null})).await;
@@ -104,7 +118,8 @@ async fn state_written_before_a_restart_is_there_after_it() {
     let mut cp = connect(&s, "CP-R").await;
     cp.boot().await;
     cp.ok("StatusNotification", json!({"connectorId": 1, "status": "Charging", "errorCode": "NoError"})).await;
-    let tx = cp.ok("StartTransaction", json!({"connectorId": 1, "idTag": "T1", "meterStart": 5, "timestamp": now()})).await;
+    let tx =
+        cp.ok("StartTransaction", json!({"connectorId": 1, "idTag": "T1", "meterStart": 5, "timestamp": now()})).await;
     api.logs_until("station_id=CP-R&action=StartTransaction", |i| i.len() == 2).await;
     drop(cp);
     s.stop().await;
@@ -120,7 +135,8 @@ async fn state_written_before_a_restart_is_there_after_it() {
     let logs = api.get("/api/v1/logs?station_id=CP-R&action=StartTransaction").await;
     assert_eq!(logs["items"].as_array().unwrap().len(), 2, "log records survive the restart");
     let mut cp = connect(&s, "CP-R").await;
-    let next = cp.ok("StartTransaction", json!({"connectorId": 2, "idTag": "T1", "meterStart": 0, "timestamp": now()})).await;
+    let next =
+        cp.ok("StartTransaction", json!({"connectorId": 2, "idTag": "T1", "meterStart": 0, "timestamp": now()})).await;
     assert!(next["transactionId"].as_i64() > tx["transactionId"].as_i64(), "ids keep growing across restarts");
     s.stop().await;
     let _ = std::fs::remove_dir_all(dir);

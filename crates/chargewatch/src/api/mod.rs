@@ -18,7 +18,7 @@ use crate::logs::{Levels, Metrics};
 use crate::state::StateStore;
 use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
-use axum::response::{Html, IntoResponse};
+use axum::response::IntoResponse;
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use chargewatch_logstore::LogStore;
@@ -91,7 +91,6 @@ pub fn router(app: AppState) -> Router {
     Router::new()
         .route("/health", get(health))
         .route("/metrics", get(metrics))
-        .route("/", get(index))
         .merge(crate::ui::routes())
         .merge(api)
         .layer(axum::extract::DefaultBodyLimit::max(limit))
@@ -118,11 +117,4 @@ async fn metrics(State(app): State<AppState>) -> impl IntoResponse {
         app.tail.receiver_count()
     ));
     ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], text)
-}
-
-async fn index() -> Html<&'static str> {
-    Html(
-        "<!doctype html><html><head><meta charset=utf-8><title>Chargewatch</title></head>\
-         <body><h1>Chargewatch is running</h1><p>OCPP 1.6-J central system. API: <a href=/api/openapi.json>/api/openapi.json</a>, health: <a href=/health>/health</a>.</p></body></html>",
-    )
 }

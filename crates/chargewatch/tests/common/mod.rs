@@ -78,7 +78,8 @@ impl Api {
 
     /// Creates a site and registers stations to it.
     pub async fn site_with(&self, site: &str, level: &str, stations: &[&str]) {
-        let (s, v) = self.post("/api/v1/sites", json!({"id": site, "name": format!("Site {site}"), "log_level": level})).await;
+        let (s, v) =
+            self.post("/api/v1/sites", json!({"id": site, "name": format!("Site {site}"), "log_level": level})).await;
         assert_eq!(s, 201, "{v}");
         for st in stations {
             let (s, v) = self.put(&format!("/api/v1/stations/{st}"), json!({"site_id": site})).await;
@@ -113,7 +114,11 @@ pub async fn connect(s: &Running, id: &str) -> Station {
     Station { ws: connect_raw(s, id, Some("ocpp1.6")).await.expect("ws connects"), next_id: 1 }
 }
 
-pub async fn connect_raw(s: &Running, id: &str, protocol: Option<&str>) -> Result<Ws, tokio_tungstenite::tungstenite::Error> {
+pub async fn connect_raw(
+    s: &Running,
+    id: &str,
+    protocol: Option<&str>,
+) -> Result<Ws, tokio_tungstenite::tungstenite::Error> {
     let mut req = format!("{}/{id}", s.ocpp_url()).into_client_request().unwrap();
     if let Some(p) = protocol {
         req.headers_mut().insert("Sec-WebSocket-Protocol", p.parse().unwrap());
@@ -156,7 +161,11 @@ impl Station {
     }
 
     pub async fn boot(&mut self) -> Value {
-        self.ok("BootNotification", json!({"chargePointVendor": "TestVendor", "chargePointModel": "T1", "firmwareVersion": "1.0"})).await
+        self.ok(
+            "BootNotification",
+            json!({"chargePointVendor": "TestVendor", "chargePointModel": "T1", "firmwareVersion": "1.0"}),
+        )
+        .await
     }
 }
 
