@@ -9,6 +9,7 @@ pub mod query;
 pub mod record;
 pub mod sqlite;
 pub mod store;
+pub mod transport;
 
 pub use query::{Cursor, LogPage, LogQuery, QueryError};
 pub use record::{Direction, LogLevel, LogRecord, RecordId};

@@ -6,25 +6,7 @@ use chargewatch_logstore::LogRecord;
 use std::sync::Arc;
 use tokio::sync::mpsc;
 
-/// Gateway side: hands records to the indexers.
-pub trait LogTransport: Send + Sync + 'static {
-    /// Never waits. A record that cannot be queued is counted in `records_dropped`.
-    fn publish(&self, record: LogRecord);
-}
-
-/// A batch of records from the transport; `ack` once the store has committed it.
-pub struct Batch {
-    pub records: Vec<LogRecord>,
-    pub ack: Option<Box<dyn FnOnce() + Send>>,
-}
-
-/// Indexer side: where records come from.
-#[async_trait::async_trait]
-pub trait RecordSource: Send + 'static {
-    /// Waits for at least one record, then takes what is ready, up to `max`.
-    /// `None` when the transport is closed and drained.
-    async fn next_batch(&mut self, max: usize) -> Option<Batch>;
-}
+pub use chargewatch_logstore::transport::{Batch, LogTransport, RecordSource};
 
 /// The in-process transport of the one-machine default: a bounded queue.
 pub struct InProcess {
