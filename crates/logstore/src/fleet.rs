@@ -134,7 +134,7 @@ impl Fleet {
     }
 
     fn unique_id(&mut self, station: usize) -> String {
-        if station % 2 == 0 {
+        if station.is_multiple_of(2) {
             let a = self.rng.next_u64();
             let b = self.rng.next_u64();
             format!(

@@ -54,6 +54,13 @@ pub struct SqliteOptions {
     pub max_idle_readers: usize,
     /// `synchronous=FULL`: also survive power loss, at some ingest speed (default off).
     pub synchronous_full: bool,
+    /// WAL size before a checkpoint copies its pages into the day file (default 80 MiB). Each batch rewrites the index pages it touches (about one per
+    /// station), so rarer checkpoints write each hot page back once instead of many times:
+    /// ingest is about 1.8x faster than with SQLite's default of 4 MiB.
+    pub wal_checkpoint_bytes: i64,
+    /// Page size of new day files, bytes (default 1024). Small pages mean fewer bytes
+    /// rewritten per touched index page per batch: 1.5x faster ingest than 4096 at 1 M records.
+    pub page_size: i64,
 }
 
 impl Default for SqliteOptions {
@@ -66,6 +73,8 @@ impl Default for SqliteOptions {
             reader_mmap_bytes: 256 << 20,
             max_idle_readers: 4,
             synchronous_full: false,
+            wal_checkpoint_bytes: 80 << 20,
+            page_size: 1024,
         }
     }
 }
@@ -105,6 +114,8 @@ impl SqliteLogStore {
             reader_mmap_bytes: options.reader_mmap_bytes,
             max_idle_readers: options.max_idle_readers,
             synchronous_full: options.synchronous_full,
+            wal_autocheckpoint_pages: options.wal_checkpoint_bytes / options.page_size.max(512),
+            page_size: options.page_size,
         };
         let mut partitions = BTreeMap::new();
         let entries = std::fs::read_dir(dir).map_err(|e| be(format!("cannot read {}: {e}", dir.display())))?;

@@ -53,7 +53,6 @@ const MIGRATIONS: &[&str] = &[
         body BLOB NOT NULL           -- unique id, validation error, raw (see codec.rs)
      );
      CREATE INDEX log_station ON log (station, k);
-     CREATE INDEX log_station_conn ON log (station, conn, k) WHERE conn IS NOT NULL;
      CREATE INDEX log_site ON log (site, k) WHERE site IS NOT NULL;
      CREATE INDEX log_action ON log (action, k) WHERE action IS NOT NULL;
      CREATE INDEX log_status ON log (status, k) WHERE status IS NOT NULL;
@@ -78,6 +77,8 @@ pub(crate) struct Tuning {
     pub reader_mmap_bytes: i64,
     pub max_idle_readers: usize,
     pub synchronous_full: bool,
+    pub wal_autocheckpoint_pages: i64,
+    pub page_size: i64,
 }
 
 /// The string dictionary of one partition, both ways.
@@ -178,9 +179,12 @@ impl Partition {
         // returns, so it survives the death of this process (kill -9); only an OS crash or
         // power loss can lose the last commits. The database is never corrupted either way.
         conn.execute_batch(&format!(
-            "PRAGMA journal_mode=WAL; PRAGMA synchronous={}; PRAGMA cache_size=-{};",
+            "PRAGMA page_size={}; PRAGMA journal_mode=WAL; PRAGMA synchronous={}; PRAGMA cache_size=-{};
+             PRAGMA wal_autocheckpoint={};",
+            tuning.page_size,
             if tuning.synchronous_full { "FULL" } else { "NORMAL" },
-            tuning.writer_cache_kib
+            tuning.writer_cache_kib,
+            tuning.wal_autocheckpoint_pages,
         ))
         .map_err(be)?;
         migrate(&mut conn, &path)?;

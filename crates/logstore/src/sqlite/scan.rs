@@ -27,7 +27,7 @@ const MS_LIMIT: i64 = 1 << 42;
 /// The first millisecond at or after `t` (record timestamps have millisecond precision).
 pub(crate) fn ceil_ms(t: DateTime<Utc>) -> i64 {
     let ms = t.timestamp_millis();
-    if t.timestamp_subsec_nanos() % 1_000_000 != 0 {
+    if !t.timestamp_subsec_nanos().is_multiple_of(1_000_000) {
         ms + 1
     } else {
         ms
@@ -318,7 +318,7 @@ pub(crate) fn query(
         hi_k = hi_k.min(key_of_ms(c.timestamp_ms.saturating_add(1)));
     }
     partitions.retain(|p| p.k_end > lo_k && p.k_start < hi_k);
-    partitions.sort_by(|a, b| b.day.cmp(&a.day));
+    partitions.sort_by_key(|p| std::cmp::Reverse(p.day));
     let needle = q.q.as_ref().map(|s| {
         let lower = s.to_lowercase();
         let finder = Finder::new(lower.as_bytes()).into_owned();
