@@ -10,10 +10,19 @@ use std::str::FromStr;
 /// redelivered record is recognised.
 pub type RecordId = uuid::Uuid;
 
-/// Makes the id of a record taken at `ts`.
+/// Makes the id of a record taken at `ts`: a UUIDv7 whose bits after the timestamp are a
+/// process-wide counter (so records of one millisecond keep the order they were made in)
+/// and a per-process random salt (so ids of different processes never collide).
 pub fn new_record_id(ts: DateTime<Utc>) -> RecordId {
-    let ms = ts.timestamp_millis().max(0) as u64;
-    uuid::Uuid::new_v7(uuid::Timestamp::from_unix(uuid::NoContext, ms / 1000, ((ms % 1000) * 1_000_000) as u32))
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::OnceLock;
+    static SEQ: AtomicU64 = AtomicU64::new(0);
+    static SALT: OnceLock<u128> = OnceLock::new();
+    let salt = *SALT.get_or_init(|| uuid::Uuid::new_v4().as_u128() & 0xFFFF_FFFF);
+    let ms = (ts.timestamp_millis().max(0) as u128) & ((1 << 48) - 1);
+    let seq = (SEQ.fetch_add(1, Ordering::Relaxed) as u128) & ((1 << 42) - 1);
+    let bits = (ms << 80) | (0x7 << 76) | ((seq >> 30) << 64) | (0b10 << 62) | ((seq & ((1 << 30) - 1)) << 32) | salt;
+    uuid::Uuid::from_u128(bits)
 }
 
 /// `in` = charger → central system, `out` = central system → charger.

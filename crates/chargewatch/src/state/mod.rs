@@ -31,15 +31,31 @@ pub enum StateError {
     Db(#[from] rusqlite::Error),
     #[error("state store task failed")]
     Join,
+    #[error("state store could not commit")]
+    Commit,
 }
 
 pub type Result<T> = std::result::Result<T, StateError>;
 
-/// The state store. Cheap to clone; calls run on the blocking pool.
+/// A unit of work for the writer thread: runs on the connection inside the group's
+/// transaction, says whether it succeeded, and hands back how to deliver its result once
+/// the group has committed.
+type Job = Box<dyn FnOnce(&mut Connection) -> (bool, Deliver) + Send>;
+
+/// Hands a job's result to its caller; `false` when the group failed to commit.
+type Deliver = Box<dyn FnOnce(bool) + Send>;
+
+/// The state store. Cheap to clone. Every call runs on one writer thread that commits
+/// the calls waiting together in one transaction (group commit): one fsync for many
+/// chargers, and no caller hears back before its data is durable.
 #[derive(Clone)]
 pub struct StateStore {
+    jobs: std::sync::mpsc::SyncSender<Job>,
     conn: Arc<Mutex<Connection>>,
 }
+
+/// Most calls committed in one transaction.
+const GROUP_MAX: usize = 512;
 
 impl StateStore {
     pub fn open(dir: &Path) -> Result<StateStore> {
@@ -50,29 +66,90 @@ impl StateStore {
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         migrations::migrate(&mut conn)?;
-        Ok(StateStore { conn: Arc::new(Mutex::new(conn)) })
+        let conn = Arc::new(Mutex::new(conn));
+        let (jobs, rx) = std::sync::mpsc::sync_channel::<Job>(4096);
+        let writer = conn.clone();
+        std::thread::Builder::new()
+            .name("state-writer".into())
+            .spawn(move || write_loop(&writer, rx))
+            .map_err(|e| StateError::Invalid(format!("starting the state writer: {e}")))?;
+        Ok(StateStore { jobs, conn })
     }
 
-    /// Runs `f` with the connection on the blocking pool.
+    /// Runs `f` on the writer thread inside a group transaction; returns once committed.
+    /// An `Err` from `f` rolls back only `f`'s own changes.
     pub async fn run<T, F>(&self, f: F) -> Result<T>
     where
         T: Send + 'static,
         F: FnOnce(&mut Connection) -> Result<T> + Send + 'static,
     {
-        let conn = self.conn.clone();
-        tokio::task::spawn_blocking(move || {
-            let mut guard = conn.lock().unwrap_or_else(|p| p.into_inner());
-            f(&mut guard)
-        })
-        .await
-        .map_err(|_| StateError::Join)?
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let job: Job = Box::new(move |c| {
+            let out = f(c);
+            let ok = out.is_ok();
+            let deliver: Deliver = Box::new(move |committed| {
+                let out = if committed { out } else { Err(StateError::Commit) };
+                let _ = tx.send(out);
+            });
+            (ok, deliver)
+        });
+        let jobs = self.jobs.clone();
+        // A full queue blocks; do that off the async workers.
+        match jobs.try_send(job) {
+            Ok(()) => {}
+            Err(std::sync::mpsc::TrySendError::Full(job)) => tokio::task::spawn_blocking(move || jobs.send(job))
+                .await
+                .map_err(|_| StateError::Join)?
+                .map_err(|_| StateError::Join)?,
+            Err(std::sync::mpsc::TrySendError::Disconnected(_)) => return Err(StateError::Join),
+        }
+        rx.await.map_err(|_| StateError::Join)?
     }
 
-    /// Runs `f` synchronously (for startup and tests).
+    /// Runs `f` synchronously on the connection (startup, rare lookups, tests).
     pub fn run_sync<T>(&self, f: impl FnOnce(&mut Connection) -> Result<T>) -> Result<T> {
         let mut guard = self.conn.lock().unwrap_or_else(|p| p.into_inner());
         f(&mut guard)
     }
+}
+
+fn write_loop(conn: &Mutex<Connection>, rx: std::sync::mpsc::Receiver<Job>) {
+    while let Ok(first) = rx.recv() {
+        let mut group = vec![first];
+        while group.len() < GROUP_MAX {
+            match rx.try_recv() {
+                Ok(job) => group.push(job),
+                Err(_) => break,
+            }
+        }
+        let mut c = conn.lock().unwrap_or_else(|p| p.into_inner());
+        let (committed, deliveries) = run_group(&mut c, group);
+        drop(c);
+        for deliver in deliveries {
+            deliver(committed);
+        }
+    }
+}
+
+/// Runs each job in its own savepoint inside one transaction and commits once.
+fn run_group(c: &mut Connection, group: Vec<Job>) -> (bool, Vec<Deliver>) {
+    let began = c.execute_batch("BEGIN IMMEDIATE").is_ok();
+    let mut out = Vec::with_capacity(group.len());
+    for job in group {
+        let _ = c.execute_batch("SAVEPOINT job");
+        let (ok, deliver) = job(c);
+        let end = if ok { "RELEASE job" } else { "ROLLBACK TO job; RELEASE job" };
+        if let Err(e) = c.execute_batch(end) {
+            tracing::error!(error = %e, "state store savepoint failed");
+        }
+        out.push(deliver);
+    }
+    let committed = began
+        && c.execute_batch("COMMIT").map_err(|e| tracing::error!(error = %e, "state store commit failed")).is_ok();
+    if !committed {
+        let _ = c.execute_batch("ROLLBACK");
+    }
+    (committed, out)
 }
 
 pub(crate) fn now_ms() -> i64 {

@@ -202,7 +202,7 @@ pub fn record_status(
 ) -> Result<()> {
     let now = now_ms();
     let at_ms = at.map(|t| t.timestamp_millis()).unwrap_or(now);
-    let tx = c.transaction()?;
+    let tx = c.savepoint()?;
     tx.execute(
         "INSERT INTO connectors (station_id, connector_id, status, error_code, info, vendor_id, vendor_error_code, status_timestamp, updated_at)
          VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9)

@@ -205,7 +205,7 @@ pub fn add_meter_values(
     transaction_id: Option<i64>,
     values: &[(DateTime<Utc>, serde_json::Value)],
 ) -> Result<()> {
-    let tx = c.transaction()?;
+    let tx = c.savepoint()?;
     {
         let mut st = tx.prepare_cached(
             "INSERT INTO meter_values (station_id, connector_id, transaction_id, timestamp, sampled_value) VALUES (?1,?2,?3,?4,?5)",
