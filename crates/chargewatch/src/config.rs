@@ -90,6 +90,9 @@ pub struct ServeArgs {
     /// Largest API request body, bytes.
     #[arg(long, env = "CHARGEWATCH_MAX_BODY_BYTES", default_value_t = 1024 * 1024)]
     pub max_body_bytes: usize,
+
+    #[command(flatten)]
+    pub security: crate::security::SecurityArgs,
 }
 
 fn parse_level(s: &str) -> Result<LogLevel, String> {

@@ -6,6 +6,7 @@ pub mod config;
 pub mod csms;
 pub mod gateway;
 pub mod logs;
+pub mod security;
 pub mod server;
 pub mod simulate;
 pub mod state;
