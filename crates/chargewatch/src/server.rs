@@ -8,6 +8,7 @@ use crate::gateway::{self, Gateway, GatewayConfig, Registry};
 use crate::logs::capture::{Capture, RingLimits};
 use crate::logs::indexer::{self, Indexer};
 use crate::logs::levels::{self, SiteLevel, StationLevel};
+use crate::logs::privacy::Masker;
 use crate::logs::{transport, Levels, Metrics};
 use crate::state::{sites, stations, transactions, StateStore};
 use anyhow::Context;
@@ -84,11 +85,31 @@ fn admin_token(args: &ServeArgs) -> anyhow::Result<String> {
     Ok(token)
 }
 
+/// A random secret kept in `path` (created on first use, mode 600).
+fn secret_file(path: &Path) -> anyhow::Result<String> {
+    if let Ok(s) = std::fs::read_to_string(path) {
+        return Ok(s.trim().to_string());
+    }
+    let secret: String = {
+        use rand::Rng;
+        rand::thread_rng().sample_iter(&rand::distributions::Alphanumeric).take(40).map(char::from).collect()
+    };
+    std::fs::write(path, &secret).with_context(|| format!("writing {}", path.display()))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600));
+    }
+    Ok(secret)
+}
+
 /// Loads every site's level and station's site into the in-memory level directory.
 pub fn load_levels(state: &StateStore, levels: &Levels) -> anyhow::Result<()> {
     let (all_sites, all_stations) = state.run_sync(|c| Ok((sites::list(c)?, stations::list(c)?)))?;
-    let sites: HashMap<_, _> =
-        all_sites.into_iter().map(|s| (s.id, SiteLevel { name: s.name, level: s.log_level })).collect();
+    let sites: HashMap<_, _> = all_sites
+        .into_iter()
+        .map(|s| (s.id, SiteLevel { name: s.name, level: s.log_level, mask_id_tags: s.mask_id_tags }))
+        .collect();
     let stations: HashMap<_, _> = all_stations
         .into_iter()
         .map(|s| {
@@ -132,7 +153,8 @@ pub async fn start(args: ServeArgs) -> anyhow::Result<Running> {
     let lookup = Arc::new(move |station: &str, tx: i64| {
         lookup_state.run_sync(|c| transactions::connector_of_transaction(c, station, tx)).ok().flatten()
     });
-    let capture = Capture::new(levels.clone(), transport, metrics.clone(), lookup, RingLimits::default());
+    let masker = Masker::new(secret_file(&args.data_dir.join("mask-key"))?);
+    let capture = Capture::new(levels.clone(), transport, metrics.clone(), lookup, RingLimits::default(), masker);
     capture.spawn_backfill();
 
     let shutdown = CancellationToken::new();

@@ -68,9 +68,31 @@ pub struct SimulateArgs {
     #[arg(long, env = "CHARGEWATCH_SIM_SITE", default_value = "sim-site")]
     pub site: String,
     /// Closed-loop load mode: each station sends its next CALL as soon as the previous
-    /// answer arrives, for --duration seconds; prints round trips/s and latency.
-    #[arg(long)]
+    /// answer arrives, for --duration seconds (default 10); prints round trips/s, latency
+    /// percentiles and every kind of error.
+    #[arg(long, conflicts_with_all = ["idle", "storm"])]
     pub closed_loop: bool,
+    /// Idle load mode: all stations connect and boot, then only heartbeat (every
+    /// --heartbeat-interval, default the server's) for --duration seconds (default 30);
+    /// prints how many booted and stayed connected. A line starting `IDLE-READY` is printed
+    /// when all stations booted (for scripts measuring the server's memory).
+    #[arg(long, conflicts_with = "storm")]
+    pub idle: bool,
+    /// Connection-storm load mode: all stations connect and boot as fast as they can (at most
+    /// --connect-concurrency handshakes in flight); prints the time until all booted and errors.
+    /// --duration (default 60) bounds the wait.
+    #[arg(long)]
+    pub storm: bool,
+    /// Load modes: loopback source addresses to spread connections over (127.0.0.1..=N,
+    /// at most 250; 0 lets the kernel choose), so more stations than one address has ports.
+    #[arg(long, env = "CHARGEWATCH_SIM_SOURCE_ADDRS", default_value_t = 250)]
+    pub source_addrs: u8,
+    /// Load modes: most TCP connects + WebSocket handshakes in flight at once.
+    #[arg(long, env = "CHARGEWATCH_SIM_CONNECT_CONCURRENCY", default_value_t = 1000)]
+    pub connect_concurrency: usize,
+    /// Load modes: also write the report as JSON to this file.
+    #[arg(long, env = "CHARGEWATCH_SIM_REPORT_JSON")]
+    pub report_json: Option<std::path::PathBuf>,
 }
 
 fn secs(s: f64) -> Duration {
@@ -142,11 +164,8 @@ pub async fn run(args: SimulateArgs) -> anyhow::Result<()> {
     if args.register {
         register(&args).await?;
     }
-    if args.closed_loop {
-        let duration = secs(args.duration.unwrap_or(10.0));
-        let report = chargewatch_sim::run_closed_loop(&args.url, args.stations, duration).await;
-        println!("{report}");
-        return Ok(());
+    if args.closed_loop || args.idle || args.storm {
+        return run_load(&args).await;
     }
     let config = args.config();
     println!("simulating {} stations x {} connectors against {}", config.stations, config.connectors, config.url);
@@ -156,5 +175,42 @@ pub async fn run(args: SimulateArgs) -> anyhow::Result<()> {
     let summary =
         chargewatch_sim::run_with_progress(config, shutdown, Duration::from_secs(5), |p| println!("{p}")).await;
     println!("{summary}");
+    Ok(())
+}
+
+/// The load modes (`--closed-loop`, `--idle`, `--storm`).
+async fn run_load(args: &SimulateArgs) -> anyhow::Result<()> {
+    use chargewatch_sim::load::{run_closed_loop_with, run_idle, run_storm, LoadOptions};
+    use std::io::Write;
+    let opts = LoadOptions {
+        id_prefix: args.id_prefix.clone(),
+        source_addrs: args.source_addrs,
+        connect_concurrency: args.connect_concurrency.max(1),
+        ..LoadOptions::new(args.url.trim_end_matches('/'), args.stations)
+    };
+    let (text, json) = if args.closed_loop {
+        let r = run_closed_loop_with(&opts, secs(args.duration.unwrap_or(10.0))).await;
+        (r.to_string(), r.to_json())
+    } else if args.idle {
+        let hold = secs(args.duration.unwrap_or(30.0));
+        let heartbeat = args.heartbeat_interval.map(|s| Duration::from_secs(s.max(1)));
+        let r = run_idle(&opts, hold, heartbeat, |booted, n, took| {
+            println!(
+                "IDLE-READY {booted}/{n} stations booted in {:.2}s; holding for {:.0}s",
+                took.as_secs_f64(),
+                hold.as_secs_f64()
+            );
+            let _ = std::io::stdout().flush();
+        })
+        .await;
+        (r.to_string(), r.to_json())
+    } else {
+        let r = run_storm(&opts, secs(args.duration.unwrap_or(60.0))).await;
+        (r.to_string(), r.to_json())
+    };
+    println!("{text}");
+    if let Some(path) = &args.report_json {
+        std::fs::write(path, format!("{json}\n")).with_context(|| format!("writing {}", path.display()))?;
+    }
     Ok(())
 }

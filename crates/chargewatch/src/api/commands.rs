@@ -2,7 +2,7 @@
 
 use super::{ApiError, AppState, Caller};
 use crate::gateway::{CommandError, CommandOutcome, Registry};
-use crate::state::{commands, profiles, stations};
+use crate::state::{commands, profiles};
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::Json;
@@ -51,8 +51,7 @@ pub async fn send(
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
     let (action, payload) = check_command(&action, &body)?;
-    let sid = id.clone();
-    app.state.run(move |c| stations::get(c, &sid).map(|_| ())).await?;
+    caller.station(&app, &id).await?;
     if !app.commands.is_connected(&id) {
         return Err(ApiError::Conflict(format!("station `{id}` is not connected")));
     }
@@ -60,7 +59,7 @@ pub async fn send(
         station_id: id.clone(),
         action: action.as_str().into(),
         payload: payload.clone(),
-        sent_by: caller.name,
+        sent_by: caller.name.clone(),
     };
     let cmd_id = app.state.run(move |c| commands::record(c, &record)).await?;
     let request = payload.clone();
@@ -86,6 +85,7 @@ pub async fn send(
             }
         })
         .await?;
+    caller.audit(&app, "command.send", &id, json!({"action": action.as_str(), "outcome": outcome})).await?;
     match answer {
         Ok(_) => Ok(Json(response)),
         Err(CommandError::NotConnected | CommandError::Disconnected) => {
@@ -109,8 +109,9 @@ fn command_error_name(e: &CommandError) -> &'static str {
 
 pub async fn history(
     State(app): State<AppState>,
-    _c: Caller,
+    caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<Vec<commands::CommandRecord>>, ApiError> {
+    caller.station(&app, &id).await?;
     Ok(Json(app.state.run(move |c| commands::list(c, &id, 100)).await?))
 }

@@ -69,8 +69,15 @@ fn time(key: &str, v: &str) -> Result<DateTime<Utc>, String> {
         .map_err(|_| format!("{key} must be an RFC 3339 time like 2026-11-23T14:00:00Z, not `{v}`"))
 }
 
-fn query_of(raw: Option<String>) -> Result<LogQuery, ApiError> {
-    parse_log_query(raw.as_deref().unwrap_or("")).map_err(ApiError::BadRequest)
+/// The caller's filters, narrowed to the sites the caller may see.
+fn query_of(raw: Option<String>, caller: &Caller) -> Result<LogQuery, ApiError> {
+    let mut q = parse_log_query(raw.as_deref().unwrap_or("")).map_err(ApiError::BadRequest)?;
+    if let Some(scope) = caller.site_scope() {
+        let asked = q.site_ids.take();
+        let allowed = scope.iter().filter(|s| asked.as_ref().is_none_or(|a| a.contains(s))).cloned().collect();
+        q.site_ids = Some(allowed);
+    }
+    Ok(q)
 }
 
 /// A log item as SPEC.md shows it.
@@ -95,8 +102,12 @@ pub fn item(r: &LogRecord) -> Value {
     })
 }
 
-pub async fn list(State(app): State<AppState>, _c: Caller, RawQuery(raw): RawQuery) -> Result<Json<Value>, ApiError> {
-    let q = query_of(raw)?;
+pub async fn list(
+    State(app): State<AppState>,
+    caller: Caller,
+    RawQuery(raw): RawQuery,
+) -> Result<Json<Value>, ApiError> {
+    let q = query_of(raw, &caller)?;
     let page = app.log_store.query(&q).await?;
     let items: Vec<Value> = page.items.iter().map(item).collect();
     Ok(Json(json!({"items": items, "next": page.next.map(|c| c.encode())})))
@@ -104,10 +115,10 @@ pub async fn list(State(app): State<AppState>, _c: Caller, RawQuery(raw): RawQue
 
 pub async fn stream(
     State(app): State<AppState>,
-    _c: Caller,
+    caller: Caller,
     RawQuery(raw): RawQuery,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
-    let q = query_of(raw)?;
+    let q = query_of(raw, &caller)?;
     let mut rx = app.tail.subscribe();
     let metrics = app.metrics.clone();
     let events = async_stream::stream! {
@@ -168,7 +179,11 @@ pub fn csv_row(r: &LogRecord) -> String {
 }
 
 /// Streams every matching record, page by page (constant memory).
-pub async fn export(State(app): State<AppState>, _c: Caller, RawQuery(raw): RawQuery) -> Result<Response, ApiError> {
+pub async fn export(
+    State(app): State<AppState>,
+    caller: Caller,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
     let format = form_urlencoded::parse(raw.as_deref().unwrap_or("").as_bytes())
         .find(|(k, _)| k == "format")
         .map(|(_, v)| v.into_owned())
@@ -178,7 +193,7 @@ pub async fn export(State(app): State<AppState>, _c: Caller, RawQuery(raw): RawQ
         "ndjson" => false,
         other => return Err(ApiError::BadRequest(format!("format must be csv or ndjson, not `{other}`"))),
     };
-    let mut q = query_of(raw)?;
+    let mut q = query_of(raw, &caller)?;
     q.limit = MAX_LIMIT;
     let store = app.log_store.clone();
     let body = async_stream::stream! {
@@ -204,7 +219,8 @@ pub async fn export(State(app): State<AppState>, _c: Caller, RawQuery(raw): RawQ
         .into_response())
 }
 
-pub async fn stats(State(app): State<AppState>, _c: Caller) -> Result<Json<Value>, ApiError> {
+pub async fn stats(State(app): State<AppState>, caller: Caller) -> Result<Json<Value>, ApiError> {
+    caller.require_admin()?;
     let store = app.log_store.stats().await?;
     Ok(Json(json!({"pipeline": app.metrics.snapshot(), "store": store})))
 }

@@ -1,6 +1,7 @@
 //! The HTTP API (SPEC.md, HTTP API v1) and the operator pages. Handlers are thin: they
 //! parse, call the state store, the log store or the command router, and map errors.
 
+mod auth;
 mod commands;
 mod error;
 mod logs;
@@ -9,6 +10,7 @@ mod profiles;
 mod sites;
 mod stations;
 
+pub use auth::{Caller, Scope};
 pub use commands::Commands;
 pub use error::ApiError;
 pub use logs::parse_log_query;
@@ -16,8 +18,7 @@ pub use logs::parse_log_query;
 use crate::logs::indexer::Tail;
 use crate::logs::{Levels, Metrics};
 use crate::state::StateStore;
-use axum::extract::{FromRequestParts, State};
-use axum::http::request::Parts;
+use axum::extract::State;
 use axum::response::IntoResponse;
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
@@ -41,31 +42,6 @@ pub struct AppState {
     pub max_body_bytes: usize,
 }
 
-/// Who is calling: extracted from `Authorization: Bearer TOKEN`.
-#[derive(Debug, Clone)]
-pub struct Caller {
-    pub name: String,
-}
-
-impl FromRequestParts<AppState> for Caller {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let header = parts.headers.get(axum::http::header::AUTHORIZATION).and_then(|v| v.to_str().ok());
-        let Some(token) = header.and_then(|h| h.strip_prefix("Bearer ")) else {
-            return Err(ApiError::Unauthorized("send `Authorization: Bearer TOKEN` (the admin token)".into()));
-        };
-        if !constant_time_eq(token.trim().as_bytes(), state.admin_token.as_bytes()) {
-            return Err(ApiError::Unauthorized("the bearer token is not valid".into()));
-        }
-        Ok(Caller { name: "admin".into() })
-    }
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
 pub fn router(app: AppState) -> Router {
     let limit = app.max_body_bytes;
     let api = Router::new()
@@ -87,6 +63,7 @@ pub fn router(app: AppState) -> Router {
         .route("/api/v1/stations/{id}/commands", get(commands::history))
         .route("/api/v1/stations/{id}/commands/{action}", post(commands::send))
         .merge(profiles::routes())
+        .merge(auth::routes())
         .fallback(error::not_found);
     Router::new()
         .route("/health", get(health))

@@ -9,6 +9,7 @@ use axum::extract::{Path, Query, State};
 use axum::Json;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use serde_json::json;
 
 /// A station as the API shows it: stored state plus live connection state.
 #[derive(Serialize)]
@@ -39,28 +40,39 @@ pub struct Assign {
 
 pub async fn register(
     State(app): State<AppState>,
-    _c: Caller,
+    caller: Caller,
     Path(id): Path<String>,
     ApiJson(b): ApiJson<Assign>,
 ) -> Result<Json<StationView>, ApiError> {
     crate::gateway::valid_station_id(&id).map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    if !caller.is_admin() {
+        if !caller.can_see_site(b.site_id.as_deref()) {
+            return Err(ApiError::NotFound(format!("site `{}` does not exist", b.site_id.unwrap_or_default())));
+        }
+        let sid = id.clone();
+        let existing = app.state.run(move |c| stations::find(c, &sid)).await?;
+        if existing.is_some_and(|s| !caller.can_see_site(s.site_id.as_deref())) {
+            return Err(ApiError::Forbidden(format!("station `{id}` belongs to a site you cannot manage")));
+        }
+    }
+    let site = b.site_id.clone();
     let st = app.state.run(move |c| stations::register(c, &id, b.site_id.as_deref())).await?;
     sync_levels(&app, &st);
+    caller.audit(&app, "station.assign", &st.id, json!({"site_id": site})).await?;
     Ok(Json(view(&app, st)))
 }
 
-pub async fn list(State(app): State<AppState>, _c: Caller) -> Result<Json<Vec<StationView>>, ApiError> {
+pub async fn list(State(app): State<AppState>, caller: Caller) -> Result<Json<Vec<StationView>>, ApiError> {
     let all = app.state.run(|c| stations::list(c)).await?;
-    Ok(Json(all.into_iter().map(|s| view(&app, s)).collect()))
+    Ok(Json(all.into_iter().filter(|s| caller.can_see_site(s.site_id.as_deref())).map(|s| view(&app, s)).collect()))
 }
 
 pub async fn read(
     State(app): State<AppState>,
-    _c: Caller,
+    caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<StationView>, ApiError> {
-    let st = app.state.run(move |c| stations::get(c, &id)).await?;
-    Ok(Json(view(&app, st)))
+    Ok(Json(view(&app, caller.station(&app, &id).await?)))
 }
 
 #[derive(Deserialize)]
@@ -74,10 +86,11 @@ pub struct Override {
 
 pub async fn set_override(
     State(app): State<AppState>,
-    _c: Caller,
+    caller: Caller,
     Path(id): Path<String>,
     ApiJson(b): ApiJson<Override>,
 ) -> Result<Json<StationView>, ApiError> {
+    caller.station(&app, &id).await?;
     let level = parse_level(Some(&b.level))?;
     let until = match (b.until, b.minutes) {
         (Some(t), None) => t,
@@ -90,16 +103,19 @@ pub async fn set_override(
     }
     let st = app.state.run(move |c| stations::set_level_override(c, &id, level, Some(until))).await?;
     sync_levels(&app, &st);
+    caller.audit(&app, "station.log_level_override", &st.id, json!({"level": level, "until": until})).await?;
     Ok(Json(view(&app, st)))
 }
 
 pub async fn clear_override(
     State(app): State<AppState>,
-    _c: Caller,
+    caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<StationView>, ApiError> {
+    caller.station(&app, &id).await?;
     let st = app.state.run(move |c| stations::set_level_override(c, &id, None, None)).await?;
     sync_levels(&app, &st);
+    caller.audit(&app, "station.log_level_override", &st.id, json!({"level": null})).await?;
     Ok(Json(view(&app, st)))
 }
 
@@ -111,29 +127,25 @@ pub struct Limit {
 
 pub async fn transactions(
     State(app): State<AppState>,
-    _c: Caller,
+    caller: Caller,
     Path(id): Path<String>,
     Query(q): Query<Limit>,
 ) -> Result<Json<Vec<transactions::Transaction>>, ApiError> {
+    caller.station(&app, &id).await?;
     let limit = q.limit.unwrap_or(20).min(500);
-    let rows = app.state.run(move |c| {
-        stations::get(c, &id)?;
-        transactions::recent_transactions(c, &id, limit)
-    });
+    let rows = app.state.run(move |c| transactions::recent_transactions(c, &id, limit));
     Ok(Json(rows.await?))
 }
 
 pub async fn status_history(
     State(app): State<AppState>,
-    _c: Caller,
+    caller: Caller,
     Path(id): Path<String>,
     Query(q): Query<Limit>,
 ) -> Result<Json<Vec<stations::StatusChange>>, ApiError> {
+    caller.station(&app, &id).await?;
     let since = Utc::now() - chrono::Duration::hours(q.hours.unwrap_or(24).clamp(1, 24 * 31));
-    let rows = app.state.run(move |c| {
-        stations::get(c, &id)?;
-        stations::status_history(c, &id, since)
-    });
+    let rows = app.state.run(move |c| stations::status_history(c, &id, since));
     Ok(Json(rows.await?))
 }
 
@@ -146,7 +158,7 @@ pub struct TransactionView {
 
 pub async fn transaction(
     State(app): State<AppState>,
-    _c: Caller,
+    caller: Caller,
     Path(id): Path<i64>,
 ) -> Result<Json<TransactionView>, ApiError> {
     let view = app.state.run(move |c| {
@@ -155,10 +167,16 @@ pub async fn transaction(
         let meter_values = transactions::meter_values_of_transaction(c, id)?;
         Ok(TransactionView { transaction: t, meter_values })
     });
-    Ok(Json(view.await?))
+    let view = view.await?;
+    caller
+        .station(&app, &view.transaction.station_id)
+        .await
+        .map_err(|_| ApiError::NotFound(format!("transaction {id} does not exist")))?;
+    Ok(Json(view))
 }
 
-pub async fn list_id_tags(State(app): State<AppState>, _c: Caller) -> Result<Json<Vec<IdTag>>, ApiError> {
+pub async fn list_id_tags(State(app): State<AppState>, caller: Caller) -> Result<Json<Vec<IdTag>>, ApiError> {
+    caller.require_admin()?;
     Ok(Json(app.state.run(|c| transactions::list_id_tags(c)).await?))
 }
 
@@ -172,10 +190,11 @@ pub struct TagBody {
 
 pub async fn put_id_tag(
     State(app): State<AppState>,
-    _c: Caller,
+    caller: Caller,
     Path(id_tag): Path<String>,
     ApiJson(b): ApiJson<TagBody>,
 ) -> Result<Json<IdTag>, ApiError> {
+    caller.require_admin()?;
     let tag = IdTag { id_tag, status: b.status, expiry_date: b.expiry_date, parent_id_tag: b.parent_id_tag };
     Ok(Json(app.state.run(move |c| transactions::put_id_tag(c, &tag)).await?))
 }

@@ -4,6 +4,7 @@
 
 use super::levels::Levels;
 use super::metrics::Metrics;
+use super::privacy::Masker;
 use super::transport::LogTransport;
 use crate::gateway::{ConnectionEvent, ConnectionObserver, FrameEvent, Observe};
 use chargewatch_logstore::record::new_record_id;
@@ -69,6 +70,7 @@ struct Shared {
     lookup: ConnectorLookup,
     ring_limits: RingLimits,
     rings: Mutex<HashMap<String, Arc<Mutex<Ring>>>>,
+    masker: Masker,
 }
 
 impl Capture {
@@ -78,9 +80,10 @@ impl Capture {
         metrics: Arc<Metrics>,
         lookup: ConnectorLookup,
         ring_limits: RingLimits,
+        masker: Masker,
     ) -> Capture {
         let rings = Mutex::default();
-        Capture { inner: Arc::new(Shared { levels, transport, metrics, lookup, ring_limits, rings }) }
+        Capture { inner: Arc::new(Shared { levels, transport, metrics, lookup, ring_limits, rings, masker }) }
     }
 
     fn ring(&self, station_id: &str) -> Arc<Mutex<Ring>> {
@@ -120,12 +123,16 @@ impl Capture {
         })
     }
 
-    /// Keeps `record` if the station's level allows it, else rings it.
+    /// Keeps `record` if the station's level allows it, else rings it. Id tags of masked
+    /// sites are masked first, so not even the ring holds them in clear.
     fn submit(&self, mut record: LogRecord, ring: &Mutex<Ring>) {
         let c = &self.inner;
         Metrics::add(&c.metrics.records_captured, 1);
         let eff = c.levels.effective(&record.station_id);
         record.site_id = eff.site_id;
+        if eff.mask_id_tags {
+            record.raw = c.masker.mask_frame(&record.raw);
+        }
         if record.level <= eff.level {
             c.transport.publish(record);
         } else {

@@ -21,6 +21,7 @@ pub fn system_clock() -> Clock {
 pub struct SiteLevel {
     pub name: String,
     pub level: LogLevel,
+    pub mask_id_tags: bool,
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -40,6 +41,7 @@ struct Directory {
 pub struct Effective {
     pub level: LogLevel,
     pub site_id: Option<String>,
+    pub mask_id_tags: bool,
 }
 
 pub struct Levels {
@@ -63,12 +65,14 @@ impl Levels {
         let dir = self.dir.read().unwrap_or_else(|p| p.into_inner());
         let station = dir.stations.get(station_id);
         let site_id = station.and_then(|s| s.site_id.clone());
-        let site_level = site_id.as_ref().and_then(|id| dir.sites.get(id)).map(|s| s.level);
+        let site = site_id.as_ref().and_then(|id| dir.sites.get(id));
+        let site_level = site.map(|s| s.level);
+        let mask_id_tags = site.is_some_and(|s| s.mask_id_tags);
         let level = match station.and_then(|s| s.override_level) {
             Some((level, until)) if until > now => level,
             _ => site_level.unwrap_or(self.default_level),
         };
-        Effective { level, site_id }
+        Effective { level, site_id, mask_id_tags }
     }
 
     pub fn site_name(&self, site_id: &str) -> Option<String> {
@@ -81,8 +85,8 @@ impl Levels {
         self.version.send_modify(|v| *v += 1);
     }
 
-    pub fn set_site(&self, site_id: &str, name: &str, level: LogLevel) {
-        let site = SiteLevel { name: name.to_string(), level };
+    pub fn set_site(&self, site_id: &str, name: &str, level: LogLevel, mask_id_tags: bool) {
+        let site = SiteLevel { name: name.to_string(), level, mask_id_tags };
         self.update(|d| {
             d.sites.insert(site_id.to_string(), site);
         });
@@ -123,7 +127,7 @@ mod tests {
         let n = now.clone();
         let levels = Levels::new(LogLevel::Info, Arc::new(move || *n.lock().unwrap()));
         assert_eq!(levels.effective("X").level, LogLevel::Info, "no site: the default");
-        levels.set_site("s1", "Site 1", LogLevel::None);
+        levels.set_site("s1", "Site 1", LogLevel::None, false);
         levels.set_station("X", StationLevel { site_id: Some("s1".into()), override_level: None });
         assert_eq!(levels.effective("X").level, LogLevel::None);
         let until = *now.lock().unwrap() + chrono::Duration::hours(2);

@@ -8,6 +8,7 @@ pub mod capture;
 pub mod indexer;
 pub mod levels;
 pub mod metrics;
+pub mod privacy;
 pub mod transport;
 
 pub use capture::Capture;

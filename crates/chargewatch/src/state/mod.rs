@@ -4,6 +4,7 @@
 //! Every write commits before it returns (WAL, `synchronous=FULL`), so a charger's
 //! CALLRESULT never acknowledges data that a crash could lose.
 
+pub mod accounts;
 pub mod commands;
 mod migrations;
 pub mod profiles;

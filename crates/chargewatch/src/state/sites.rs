@@ -10,6 +10,10 @@ pub struct Site {
     pub id: String,
     pub name: String,
     pub log_level: LogLevel,
+    /// The client (tenant) that owns the site.
+    pub client_id: Option<String>,
+    /// Mask id tags in the log records of this site's stations.
+    pub mask_id_tags: bool,
     pub created_at: chrono::DateTime<chrono::Utc>,
 }
 
@@ -20,19 +24,21 @@ fn from_row(r: &Row) -> rusqlite::Result<Site> {
         name: r.get(1)?,
         log_level: level.parse().unwrap_or_default(),
         created_at: chrono::DateTime::from_timestamp_millis(r.get(3)?).unwrap_or_default(),
+        client_id: r.get(4)?,
+        mask_id_tags: r.get(5)?,
     })
 }
 
-const COLS: &str = "id, name, log_level, created_at";
+const COLS: &str = "id, name, log_level, created_at, client_id, mask_id_tags";
 
-pub fn create(c: &Connection, id: &str, name: &str, level: LogLevel) -> Result<Site> {
+pub fn create(c: &Connection, id: &str, name: &str, level: LogLevel, client_id: Option<&str>) -> Result<Site> {
     let exists: Option<String> = c.query_row("SELECT id FROM sites WHERE id = ?1", [id], |r| r.get(0)).optional()?;
     if exists.is_some() {
         return Err(StateError::Conflict(format!("site `{id}` already exists")));
     }
     c.execute(
-        "INSERT INTO sites (id, name, log_level, created_at) VALUES (?1, ?2, ?3, ?4)",
-        params![id, name, level.as_str(), now_ms()],
+        "INSERT INTO sites (id, name, log_level, created_at, client_id) VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![id, name, level.as_str(), now_ms(), client_id],
     )?;
     get(c, id)
 }
@@ -49,8 +55,20 @@ pub fn list(c: &Connection) -> Result<Vec<Site>> {
     Ok(rows)
 }
 
-pub fn update(c: &Connection, id: &str, name: Option<&str>, level: Option<LogLevel>) -> Result<Site> {
+/// A change of a site; `None` fields stay as they are.
+#[derive(Debug, Default)]
+pub struct SiteChange<'a> {
+    pub name: Option<&'a str>,
+    pub level: Option<LogLevel>,
+    pub mask_id_tags: Option<bool>,
+}
+
+pub fn update(c: &Connection, id: &str, change: &SiteChange) -> Result<Site> {
     get(c, id)?;
+    let (name, level) = (change.name, change.level);
+    if let Some(mask) = change.mask_id_tags {
+        c.execute("UPDATE sites SET mask_id_tags = ?2 WHERE id = ?1", params![id, mask])?;
+    }
     if let Some(name) = name {
         c.execute("UPDATE sites SET name = ?2 WHERE id = ?1", params![id, name])?;
     }
