@@ -171,14 +171,14 @@ pub async fn start(args: ServeArgs) -> anyhow::Result<Running> {
         shutdown: shutdown.clone(),
         tracker: tracker.clone(),
     };
-    let csms = Csms {
-        state: state.clone(),
-        config: CsmsConfig {
+    let csms = Csms::new(
+        state.clone(),
+        CsmsConfig {
             heartbeat_interval: Duration::from_secs(args.heartbeat_interval),
             accept_unknown_stations: args.accept_unknown_stations,
             accept_unknown_id_tags: args.accept_unknown_id_tags,
         },
-    };
+    );
     let gateway = Gateway {
         handler: Arc::new(csms),
         observe: Arc::new(capture),

@@ -8,6 +8,8 @@ use crate::gateway::{CallFailure, CallHandler};
 use crate::state::{self, StateError, StateStore};
 use chargewatch_ocpp::{Action, ErrorCode};
 use serde_json::Value;
+use std::collections::HashSet;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 /// Policies of the central system (documented in README).
@@ -34,6 +36,27 @@ impl Default for CsmsConfig {
 pub struct Csms {
     pub state: StateStore,
     pub config: CsmsConfig,
+    /// Stations known to be registered (registration is never taken back), so the check
+    /// costs no store round trip on every frame.
+    registered: Arc<RwLock<HashSet<String>>>,
+}
+
+impl Csms {
+    pub fn new(state: StateStore, config: CsmsConfig) -> Csms {
+        Csms { state, config, registered: Arc::default() }
+    }
+
+    async fn is_registered(&self, station_id: &str) -> Result<bool, CallFailure> {
+        if self.registered.read().unwrap_or_else(|p| p.into_inner()).contains(station_id) {
+            return Ok(true);
+        }
+        let sid = station_id.to_string();
+        let yes = self.state.run(move |c| Ok(state::stations::find(c, &sid)?.is_some_and(|s| s.registered))).await?;
+        if yes {
+            self.registered.write().unwrap_or_else(|p| p.into_inner()).insert(station_id.to_string());
+        }
+        Ok(yes)
+    }
 }
 
 impl From<StateError> for CallFailure {
@@ -51,10 +74,7 @@ impl CallHandler for Csms {
         let p = payload.clone();
         let cfg = self.config.clone();
         if action != Action::BootNotification {
-            let sid = id.clone();
-            let registered =
-                self.state.run(move |c| Ok(state::stations::find(c, &sid)?.is_some_and(|s| s.registered))).await?;
-            if !registered {
+            if !self.is_registered(station_id).await? {
                 return Err(CallFailure::new(
                     ErrorCode::SecurityError,
                     "station is not registered: send BootNotification after an operator registers it",
