@@ -21,16 +21,18 @@ export class SseParser {
   }
 
   feed(chunk) {
-    this.buffer += chunk;
-    let nl;
-    while ((nl = this.buffer.search(/\r\n|\n|\r/)) >= 0) {
-      const line = this.buffer.slice(0, nl);
-      const len = this.buffer.startsWith('\r\n', nl) ? 2 : 1;
+    // One pass over the text: a big chunk of many events must not be copied once per line.
+    const buf = this.buffer + chunk;
+    const eol = /\r\n|\n|\r/g;
+    let start = 0;
+    let m;
+    while ((m = eol.exec(buf))) {
       // A lone \r at the very end may be half of \r\n: wait for more.
-      if (len === 1 && this.buffer[nl] === '\r' && nl === this.buffer.length - 1) break;
-      this.buffer = this.buffer.slice(nl + len);
-      this.line(line);
+      if (m[0] === '\r' && m.index === buf.length - 1) break;
+      this.line(buf.slice(start, m.index));
+      start = eol.lastIndex;
     }
+    this.buffer = buf.slice(start);
   }
 
   line(line) {

@@ -22,7 +22,10 @@ function apiParams(query) {
 
 /** Sort key of the newest-first order: timestamp, then id (as the store orders). */
 function key(item) {
-  return `${item.timestamp}|${item.id.replace(/-/g, '')}`;
+  if (item.key === undefined) {
+    Object.defineProperty(item, 'key', { value: `${item.timestamp}|${item.id.replace(/-/g, '')}`, enumerable: false });
+  }
+  return item.key;
 }
 
 /** The cursor that continues strictly after `item` (the API's `<ms>_<uuid>` form). */
@@ -304,6 +307,7 @@ export async function render(container, query) {
     const top = rows.length ? key(rows[0]) : '';
     const fresh = document.createDocumentFragment();
     const newer = [];
+    let at = 0; // the batch is sorted newest first, so each older item goes at or after the previous one
     for (const item of batch) {
       if (seen.has(item.id)) continue;
       seen.add(item.id);
@@ -317,14 +321,12 @@ export async function render(container, query) {
       }
       // Older than the newest shown row (a late frame, or the gap fill): put it in its place,
       // unless it lies beyond the last loaded row — "Load older" will bring it.
-      let i = rows.findIndex((r) => key(r) < k);
-      if (i < 0) {
-        if (next) continue;
-        i = rows.length;
-      }
+      while (at < rows.length && key(rows[at]) > k) at++;
+      if (at === rows.length && next) continue;
       const tr = addRow(item);
-      tbody.insertBefore(tr, rows[i] ? byId.get(rows[i].id).tr : null);
-      rows.splice(i, 0, item);
+      tbody.insertBefore(tr, rows[at] ? byId.get(rows[at].id).tr : null);
+      rows.splice(at, 0, item);
+      at++;
     }
     if (newer.length) {
       tbody.prepend(fresh);

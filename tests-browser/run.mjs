@@ -1,0 +1,642 @@
+// Browser tests of the Chargewatch operator web UI.
+//
+//   cargo build -p chargewatch && (cd tests-browser && npm ci && node run.mjs)
+//
+// Expects the binary at target/debug/chargewatch (or $CHARGEWATCH_BIN) and Debian's chromium at
+// /usr/bin/chromium (or $CHROMIUM). Starts the server on free ports with a temporary data dir,
+// connects fake charging stations (WebSocket, OCPP 1.6-J), drives the UI with playwright-core,
+// saves a screenshot of every page to docs/screenshots/, and exits non-zero on any failure.
+
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, mkdirSync, existsSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import net from 'node:net';
+import { chromium } from 'playwright-core';
+import WebSocket from 'ws';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const root = resolve(here, '..');
+const BIN = process.env.CHARGEWATCH_BIN || join(root, 'target/debug/chargewatch');
+const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
+const SHOTS = join(root, 'docs/screenshots');
+const TOKEN = 'browser-test-token-1234';
+const HEADED = process.env.HEADED === '1';
+
+const { COMMANDS, exampleFor } = await import(join(root, 'crates/chargewatch/src/ui/assets/ocpp.js'));
+const { SseParser } = await import(join(root, 'crates/chargewatch/src/ui/assets/livetail.js'));
+
+// ---------------------------------------------------------------- helpers
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+function assert(cond, message) {
+  if (!cond) throw new Error(`assertion failed: ${message}`);
+}
+
+async function eventually(what, fn, timeout = 8000) {
+  const until = Date.now() + timeout;
+  let last;
+  for (;;) {
+    try {
+      const v = await fn();
+      if (v) return v;
+    } catch (e) {
+      last = e;
+    }
+    if (Date.now() > until) throw new Error(`timed out waiting for ${what}${last ? `: ${last.message}` : ''}`);
+    await sleep(100);
+  }
+}
+
+function freePort() {
+  return new Promise((res, rej) => {
+    const s = net.createServer();
+    s.unref();
+    s.on('error', rej);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => res(port));
+    });
+  });
+}
+
+// ---------------------------------------------------------------- the server
+
+let server;
+let base;
+let ocppUrl;
+let dataDir;
+let serverLog = '';
+
+async function startServer() {
+  if (!existsSync(BIN)) {
+    console.error(`chargewatch binary not found at ${BIN}. Run \`cargo build -p chargewatch\` first or set CHARGEWATCH_BIN.`);
+    process.exit(2);
+  }
+  const [ocppPort, httpPort] = [await freePort(), await freePort()];
+  dataDir = mkdtempSync(join(tmpdir(), 'chargewatch-ui-'));
+  base = `http://127.0.0.1:${httpPort}`;
+  ocppUrl = `ws://127.0.0.1:${ocppPort}/ocpp`;
+  server = spawn(BIN, ['serve', '--data-dir', dataDir, '--admin-token', TOKEN,
+    '--ocpp-listen', `127.0.0.1:${ocppPort}`, '--http-listen', `127.0.0.1:${httpPort}`,
+    '--accept-unknown-stations', '--call-timeout', '5'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const keep = (d) => { serverLog = (serverLog + d).slice(-20000); };
+  server.stdout.on('data', keep);
+  server.stderr.on('data', keep);
+  server.on('exit', (code) => { if (code !== null && code !== 0) console.error(`server exited with ${code}`); });
+  await eventually('the server to answer /health', async () => (await fetch(`${base}/health`)).ok, 20000);
+}
+
+async function call(method, path, body) {
+  const res = await fetch(base + path, {
+    method,
+    headers: { Authorization: `Bearer ${TOKEN}`, 'Content-Type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await res.text();
+  let json = null;
+  try { json = text ? JSON.parse(text) : null; } catch { json = text; }
+  return { status: res.status, body: json };
+}
+
+async function logs(query) {
+  const r = await call('GET', `/api/v1/logs?${query}`);
+  assert(r.status === 200, `GET /api/v1/logs?${query} → ${r.status} ${JSON.stringify(r.body)}`);
+  return r.body.items;
+}
+
+// ---------------------------------------------------------------- a fake charging station
+
+const ANSWERS = {
+  ClearCache: { status: 'Accepted' },
+  GetConfiguration: { configurationKey: [{ key: 'HeartbeatInterval', readonly: false, value: '300' }] },
+  GetLocalListVersion: { listVersion: 1 },
+  GetDiagnostics: { fileName: 'diag.zip' },
+  UpdateFirmware: {},
+  GetCompositeSchedule: { status: 'Rejected' },
+  DataTransfer: { status: 'Accepted', data: 'pong' },
+  ChangeConfiguration: { status: 'Accepted' },
+  TriggerMessage: { status: 'Accepted' },
+};
+
+class FakeStation {
+  constructor(id) {
+    this.id = id;
+    this.n = 0;
+    this.pending = new Map();
+    this.received = [];
+  }
+
+  async connect() {
+    this.ws = new WebSocket(`${ocppUrl}/${encodeURIComponent(this.id)}`, ['ocpp1.6']);
+    this.ws.on('message', (data) => this.onMessage(JSON.parse(String(data))));
+    await new Promise((res, rej) => { this.ws.once('open', res); this.ws.once('error', rej); });
+  }
+
+  onMessage(frame) {
+    const [type, uid] = frame;
+    if (type === 2) {
+      const [, , action, payload] = frame;
+      this.received.push({ action, payload });
+      if (action === 'UnlockConnector') {
+        this.ws.send(JSON.stringify([4, uid, 'NotSupported', 'This charger has no cable lock', {}]));
+        return;
+      }
+      this.ws.send(JSON.stringify([3, uid, ANSWERS[action] || { status: 'Accepted' }]));
+      return;
+    }
+    const p = this.pending.get(uid);
+    if (!p) return;
+    this.pending.delete(uid);
+    if (type === 3) p.res(frame[2]);
+    else p.rej(new Error(`CALLERROR ${frame[2]}: ${frame[3]}`));
+  }
+
+  call(action, payload) {
+    const uid = `${this.id}-${++this.n}`;
+    return new Promise((res, rej) => {
+      this.pending.set(uid, { res, rej });
+      this.ws.send(JSON.stringify([2, uid, action, payload]));
+      setTimeout(() => { if (this.pending.delete(uid)) rej(new Error(`no answer to ${action}`)); }, 10000);
+    });
+  }
+
+  boot() {
+    return this.call('BootNotification', {
+      chargePointVendor: 'Wallbox Inc', chargePointModel: 'Pulsar Max', chargePointSerialNumber: `SN-${this.id}`,
+      firmwareVersion: '6.2.14', iccid: '8944501234567890123', meterType: 'MID-3P',
+    });
+  }
+
+  status(connectorId, status, errorCode = 'NoError', extra = {}) {
+    return this.call('StatusNotification', { connectorId, status, errorCode, timestamp: new Date().toISOString(), ...extra });
+  }
+
+  close() {
+    this.ws?.close();
+  }
+}
+
+// ---------------------------------------------------------------- the tests
+
+const results = [];
+let browser;
+let page;
+const pageErrors = [];
+
+async function test(name, fn) {
+  const t0 = Date.now();
+  try {
+    await fn();
+    results.push({ name, ok: true });
+    console.log(`ok    ${name} (${Date.now() - t0} ms)`);
+  } catch (e) {
+    results.push({ name, ok: false, error: e });
+    console.log(`FAIL  ${name}\n      ${e.stack || e}`);
+    try {
+      await page.screenshot({ path: join(tmpdir(), `chargewatch-fail-${results.length}.png`), fullPage: true });
+      console.log(`      screenshot: ${join(tmpdir(), `chargewatch-fail-${results.length}.png`)}`);
+    } catch { /* ignore */ }
+  }
+}
+
+async function shot(name, fullPage = false) {
+  mkdirSync(SHOTS, { recursive: true });
+  await page.evaluate(() => document.getElementById('toasts')?.replaceChildren());
+  await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage });
+}
+
+async function go(hash) {
+  await page.goto(`${base}/${hash}`);
+}
+
+/** The texts of one column of the logs table. */
+async function column(i) {
+  return page.$$eval(`#log-rows tr td:nth-child(${i})`, (tds) => tds.map((td) => td.textContent.trim()));
+}
+
+async function rowCount() {
+  return page.$$eval('#log-rows tr', (trs) => trs.length);
+}
+
+async function main() {
+  await test('SSE parser: split chunks, CRLF, comments, multi-line data', async () => {
+    const got = [];
+    const p = new SseParser((e) => got.push(e));
+    const text = ': keep-alive\r\nevent: log\r\nid: 1\r\ndata: {"a":1}\r\n\r\nevent: lagged\ndata: {"skipped":\ndata: 3}\n\ndata: x\r\r\n';
+    for (let i = 0; i < text.length; i += 3) p.feed(text.slice(i, i + 3));
+    assert(JSON.stringify(got) === JSON.stringify([
+      { event: 'log', data: '{"a":1}', id: '1' },
+      { event: 'lagged', data: '{"skipped":\n3}', id: '' },
+      { event: 'message', data: 'x', id: '' },
+    ]), JSON.stringify(got));
+  });
+
+  await startServer();
+
+  // Sites and stations: CP-A in Berlin, CP-B in Munich, both at info.
+  assert((await call('POST', '/api/v1/sites', { id: 'berlin', name: 'Berlin HQ' })).status === 201, 'create berlin');
+  assert((await call('POST', '/api/v1/sites', { id: 'munich', name: 'Munich Depot' })).status === 201, 'create munich');
+  assert((await call('PUT', '/api/v1/stations/CP-A', { site_id: 'berlin' })).status === 200, 'register CP-A');
+  assert((await call('PUT', '/api/v1/stations/CP-B', { site_id: 'munich' })).status === 200, 'register CP-B');
+
+  const a = new FakeStation('CP-A');
+  const b = new FakeStation('CP-B');
+  await a.connect();
+  await b.connect();
+  await a.boot();
+  await b.boot();
+  await a.status(1, 'Available');
+  await a.status(2, 'Charging');
+  // CP-B has a day of history (chargers report when a status began), and one charging session.
+  const hoursAgo = (h) => new Date(Date.now() - h * 3600_000).toISOString();
+  assert((await call('PUT', '/api/v1/id-tags/ABC12345', { status: 'Accepted' })).status === 200, 'id tag');
+  await b.status(1, 'Available', 'NoError', { timestamp: hoursAgo(22) });
+  await b.status(2, 'Available', 'NoError', { timestamp: hoursAgo(22) });
+  await b.status(1, 'Preparing', 'NoError', { timestamp: hoursAgo(15.2) });
+  const tx = await b.call('StartTransaction', { connectorId: 1, idTag: 'ABC12345', meterStart: 1000, timestamp: hoursAgo(15) });
+  await b.status(1, 'Charging', 'NoError', { timestamp: hoursAgo(15) });
+  await b.status(1, 'SuspendedEV', 'NoError', { timestamp: hoursAgo(12) });
+  await b.call('StopTransaction', { transactionId: tx.transactionId, meterStop: 23400, timestamp: hoursAgo(11), reason: 'EVDisconnected' });
+  await b.status(1, 'Finishing', 'NoError', { timestamp: hoursAgo(11) });
+  await b.status(1, 'Available', 'NoError', { timestamp: hoursAgo(10.8) });
+  await b.status(2, 'Faulted', 'GroundFailure', { info: 'RCD tripped', vendorErrorCode: 'E-217', timestamp: hoursAgo(3) });
+  await a.call('Heartbeat', {}); // not kept: info level
+  await eventually('the first rows to be indexed', async () => (await logs('station_id=CP-B&error_code=GroundFailure')).length === 1);
+
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    headless: !HEADED,
+    args: ['--no-sandbox', '--headless', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run', '--disable-sync'],
+  });
+  const context = await browser.newContext({ viewport: { width: 1280, height: 860 }, acceptDownloads: true });
+  page = await context.newPage();
+  page.on('pageerror', (e) => pageErrors.push(e));
+  page.setDefaultTimeout(8000);
+
+  await test('sign-in page: a wrong token is refused, the right one signs in', async () => {
+    await go('');
+    await page.waitForSelector('#token');
+    assert(page.url().includes('#/signin'), `redirected to sign-in, at ${page.url()}`);
+    await page.fill('#token', 'wrong-token');
+    await page.click('button[type=submit]');
+    await page.waitForSelector('.form-message .error-text');
+    await page.fill('#token', TOKEN);
+    await page.click('button[type=submit]');
+    await page.waitForSelector('#log-rows tr');
+    assert(page.url().includes('#/logs'), 'on the logs page');
+    const heads = await page.$$eval('#log-table thead th', (ths) => ths.map((th) => th.textContent.trim()));
+    assert(JSON.stringify(heads) === JSON.stringify(['Timestamp', 'Action', 'Charging Station ID', 'Charging Point ID', 'Status', 'Error Code', 'Site Name']),
+      `the seven columns in order, got ${heads}`);
+  });
+
+  await test('logs: newest first, filter by station and error code, filters in the URL', async () => {
+    const stamps = await page.$$eval('#log-rows time', (ts) => ts.map((t) => t.getAttribute('datetime')));
+    assert(stamps.length > 4 && stamps.every((t, i) => i === 0 || stamps[i - 1] >= t), 'rows newest first');
+    const stationsShown = new Set(await column(3));
+    assert(stationsShown.has('CP-A') && stationsShown.has('CP-B'), 'both stations unfiltered');
+    assert(!(await column(2)).some((t) => t.includes('Heartbeat')), 'no Heartbeat at info level');
+
+    await page.fill('#f-station', 'CP-B');
+    await page.click('#log-filters button[type=submit]');
+    await page.waitForFunction(() => location.hash.includes('station_id=CP-B'));
+    await eventually('only CP-B rows', async () => {
+      const st = await column(3);
+      return st.length > 0 && st.every((s) => s === 'CP-B');
+    });
+    assert((await column(7)).every((s) => s === 'Munich Depot'), 'site name column');
+
+    await page.selectOption('#f-error', 'GroundFailure');
+    await page.click('#log-filters button[type=submit]');
+    await page.waitForFunction(() => location.hash.includes('error_code=GroundFailure'));
+    await eventually('one GroundFailure row', async () => (await rowCount()) === 1 && (await column(6))[0].startsWith('GroundFailure'));
+    const row = await page.$eval('#log-rows tr', (tr) => ({
+      cp: tr.children[3].textContent, status: tr.children[4].textContent, tip: tr.children[5].getAttribute('title'), hint: tr.querySelector('.hint-inline')?.textContent,
+    }));
+    assert(row.cp === '2' && row.status === 'Faulted', `connector and status ${JSON.stringify(row)}`);
+    assert(row.tip.includes('residual current') && row.hint.includes('reset the RCD'), `error hint shown ${JSON.stringify(row)}`);
+
+    // A shared link opens with the same filters filled in.
+    const link = page.url();
+    await page.goto('about:blank');
+    await page.goto(link);
+    await page.waitForSelector('#log-rows tr');
+    assert(await page.inputValue('#f-station') === 'CP-B', 'station filter filled from the link');
+    assert(await page.inputValue('#f-error') === 'GroundFailure', 'error filter filled from the link');
+    assert((await rowCount()) === 1, 'same rows from the link');
+
+    // Action multi-select.
+    await go('#/logs');
+    await page.waitForSelector('#log-rows tr');
+    await page.selectOption('#f-action', ['BootNotification', 'StatusNotification']);
+    await page.selectOption('#f-type', 'CALL');
+    await page.click('#log-filters button[type=submit]');
+    await page.waitForFunction(() => location.hash.includes('action=BootNotification') && location.hash.includes('action=StatusNotification'));
+    const want = (await logs('action=BootNotification&action=StatusNotification&message_type=CALL')).length;
+    await eventually('boot and status CALLs only', async () => {
+      const acts = await column(2);
+      return acts.length === want && acts.every((x) => /BootNotification|StatusNotification/.test(x));
+    });
+  });
+
+  await test('log detail: payload, the matching response, latency', async () => {
+    await go('#/logs?action=BootNotification&station_id=CP-A&message_type=CALL');
+    await page.waitForSelector('#log-rows tr');
+    await page.click('#log-rows tr');
+    await page.waitForSelector('#detail .partner pre');
+    const text = await page.textContent('#detail');
+    assert(text.includes('Pulsar Max'), 'request payload shown');
+    assert(text.includes('Response (CALLRESULT)') && text.includes('"status": "Accepted"'), 'the response found by unique id');
+    assert(/answered in/.test(await page.textContent('#detail .facts')), 'latency from the response');
+    await shot('log-detail');
+    await page.keyboard.press('Escape');
+    await page.waitForSelector('#detail', { state: 'detached' });
+
+    // The other way round: from a response to its request, and an error explained.
+    await go('#/logs?station_id=CP-B&error_code=GroundFailure');
+    await page.waitForSelector('#log-rows tr');
+    await page.focus('#log-rows tr');
+    await page.keyboard.press('Enter');
+    await page.waitForSelector('#detail .explain');
+    assert((await page.textContent('#detail .explain')).includes('What to do'), 'error explained in the panel');
+    await page.waitForSelector('#detail .partner pre');
+    assert((await page.textContent('#detail .partner')).includes('Response (CALLRESULT)'), 'partner of a CALL');
+  });
+
+  await test('logs: "Load older" pages by cursor without losing or repeating rows', async () => {
+    for (let i = 0; i < 70; i++) await b.status(1, i % 2 ? 'Preparing' : 'Available', 'NoError', { info: `page-${i}` });
+    await eventually('the last one indexed', async () => (await logs('station_id=CP-B&q=page-69')).length === 1);
+    await sleep(500); // and its response
+    const expected = [];
+    let cursor = '';
+    for (;;) {
+      const r = await call('GET', `/api/v1/logs?station_id=CP-B&limit=1000${cursor ? `&cursor=${cursor}` : ''}`);
+      expected.push(...r.body.items.map((x) => x.id));
+      if (!r.body.next) break;
+      cursor = r.body.next;
+    }
+    assert(expected.length > 140, `enough rows (${expected.length})`);
+    await go('#/logs?station_id=CP-B');
+    await page.waitForSelector('#log-rows tr');
+    assert((await rowCount()) === 100, 'first page of 100');
+    while (await page.isVisible('#load-older')) {
+      const before = await rowCount();
+      await page.click('#load-older');
+      await eventually('more rows', async () => (await rowCount()) > before || !(await page.isVisible('#load-older')));
+    }
+    const ids = await page.$$eval('#log-rows tr', (trs) => trs.map((tr) => tr.dataset.id));
+    assert(new Set(ids).size === ids.length, 'no row repeated');
+    assert(JSON.stringify(ids) === JSON.stringify(expected), `same rows as the API in the same order (${ids.length} vs ${expected.length})`);
+    assert(await page.isVisible('text=No older rows.'), 'end of the log shown');
+  });
+
+  await test('live tail: a new frame appears without reloading', async () => {
+    await go('#/logs');
+    await page.waitForSelector('#log-rows tr');
+    await page.click('#live-switch');
+    await page.waitForSelector('#live-state.live-live');
+    assert(page.url().includes('live=1'), 'live state in the URL');
+    await b.status(3, 'Reserved', 'NoError', { info: 'live-tail-check' });
+    await eventually('the new StatusNotification at the top', async () => {
+      const top = await page.$eval('#log-rows tr', (tr) => [tr.children[1].textContent, tr.children[3].textContent, tr.children[4].textContent].join('|'));
+      return top.includes('|3|Reserved') || (await page.$$eval('#log-rows tr', (trs) => trs.slice(0, 3).some((tr) => tr.children[4].textContent === 'Reserved')));
+    });
+    await shot('logs');
+  });
+
+  await test('live tail: a burst keeps the table bounded and the page responsive', async () => {
+    const burst = [];
+    for (let i = 0; i < 600; i++) burst.push(b.status(1, i % 2 ? 'Charging' : 'SuspendedEV', 'NoError', { info: `burst-${i}` }).catch(() => {}));
+    // Measure the main thread while rows stream in.
+    if (process.env.PROBE) await page.evaluate(() => { window.__lt = []; new PerformanceObserver((l) => { for (const e of l.getEntries()) window.__lt.push(Math.round(e.duration)); }).observe({ type: 'longtask' }); });
+    const stalls = await page.evaluate(async () => {
+      let worst = 0;
+      let last = performance.now();
+      const end = last + 2500;
+      while (performance.now() < end) {
+        await new Promise((r) => setTimeout(r, 10));
+        const now = performance.now();
+        worst = Math.max(worst, now - last);
+        last = now;
+      }
+      return worst;
+    });
+    await Promise.all(burst);
+    if (process.env.PROBE) console.log('longtasks', await page.evaluate(() => window.__lt));
+    await eventually('burst rows shown', async () => (await page.$$eval('#log-rows tr td:nth-child(5)', (tds) => tds.filter((td) => /Charging|SuspendedEV/.test(td.textContent)).length)) > 200, 15000);
+    await sleep(500);
+    const n = await rowCount();
+    assert(n <= 500, `at most 500 rows in the DOM, got ${n}`);
+    console.log(`      worst main-thread gap during the burst: ${Math.round(stalls)} ms`);
+    assert(stalls < 1000, `the page kept responding (worst gap ${Math.round(stalls)} ms)`);
+    // Stop live and page further: continues right after the last kept row.
+    await page.click('#live-switch');
+    const lastBefore = await page.$eval('#log-rows tr:last-child time', (t) => t.getAttribute('datetime'));
+    await page.click('#load-older');
+    await eventually('older rows appended', async () => (await rowCount()) > n);
+    const ids = await page.$$eval('#log-rows tr', (trs) => trs.map((tr) => tr.dataset.id));
+    assert(new Set(ids).size === ids.length, 'no repeated rows after paging on');
+    const stamps = await page.$$eval('#log-rows time', (ts) => ts.map((t) => t.getAttribute('datetime')));
+    assert(stamps.every((t, i) => i === 0 || stamps[i - 1] >= t) && stamps[n] <= lastBefore, 'still newest first');
+  });
+
+  await test('export: CSV and NDJSON of the current filter', async () => {
+    await go('#/logs?station_id=CP-B&error_code=GroundFailure');
+    await page.waitForSelector('#log-rows tr');
+    const [csv] = await Promise.all([page.waitForEvent('download'), page.click('#export-csv')]);
+    const text = readFileSync(await csv.path(), 'utf8');
+    const lines = text.trim().split('\n');
+    assert(lines[0].startsWith('timestamp,action,station_id') && lines.length === 2 && lines[1].includes('GroundFailure'), `CSV content: ${text.slice(0, 300)}`);
+    assert(csv.suggestedFilename().endsWith('.csv'), 'csv file name');
+    const [nd] = await Promise.all([page.waitForEvent('download'), page.click('#export-ndjson')]);
+    const rows = readFileSync(await nd.path(), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    assert(rows.length === 1 && rows[0].error_code === 'GroundFailure', 'ndjson content');
+  });
+
+  await test('log levels: Heartbeat rows appear only after switching the site to debug', async () => {
+    await a.call('Heartbeat', {});
+    await sleep(1200);
+    assert((await logs('station_id=CP-A&action=Heartbeat')).length === 0, 'no Heartbeat kept at info');
+    await go('#/logs?station_id=CP-A&action=Heartbeat');
+    await page.waitForSelector('.table-area .empty');
+    assert((await rowCount()) === 0, 'the table is empty at info');
+
+    await go('#/admin');
+    await page.waitForSelector('#sites-table');
+    assert(await page.isChecked('#level-berlin-info'), 'berlin at info');
+    await page.click('label[for=level-berlin-debug]');
+    await page.waitForSelector('tr[data-site=berlin] .save-state.saved');
+    assert((await call('GET', '/api/v1/sites/berlin')).body.log_level === 'debug', 'saved on the server');
+    const switchedAt = new Date().toISOString();
+    await a.call('Heartbeat', {});
+    await go('#/logs?station_id=CP-A&action=Heartbeat');
+    // Raising the level also writes the recently filtered frames (the server's ring buffer),
+    // so count the frames sent after the switch: the CALL and its CALLRESULT.
+    await eventually('the new Heartbeat rows in the table', async () => {
+      await page.reload();
+      await page.waitForSelector('#log-summary:not(:empty)');
+      const stamps = await page.$$eval('#log-rows time', (ts) => ts.map((t) => t.getAttribute('datetime')));
+      return stamps.filter((t) => t >= switchedAt).length === 2;
+    });
+
+    // Create a site and move CP-B into it.
+    await go('#/admin');
+    await page.waitForSelector('#sites-table');
+    await page.fill('#ns-name', 'Hamburg Port');
+    assert(await page.inputValue('#ns-id') === 'hamburg-port', 'id suggested from the name');
+    await page.selectOption('#ns-level', 'debug');
+    await page.click('#new-site button[type=submit]');
+    await page.waitForSelector('tr[data-site=hamburg-port]');
+    await page.waitForSelector('#assign-CP-B option[value=hamburg-port]', { state: 'attached' });
+    await page.selectOption('#assign-CP-B', 'hamburg-port');
+    await eventually('CP-B moved', async () => (await call('GET', '/api/v1/stations/CP-B')).body.site_id === 'hamburg-port');
+    await eventually('CP-B effective debug', async () => (await call('GET', '/api/v1/stations/CP-B')).body.effective_log_level === 'debug');
+    await page.waitForSelector('#assign-CP-B');
+    await shot('levels');
+    // A wrong site id is explained.
+    await page.fill('#ns-name', 'Bad');
+    await page.fill('#ns-id', 'bad id!');
+    await page.evaluate(() => document.getElementById('ns-id').removeAttribute('pattern'));
+    await page.click('#new-site button[type=submit]');
+    await page.waitForSelector('#new-site .error-text');
+  });
+
+  await test('command console: ClearCache is answered and its log rows are shown', async () => {
+    await go('#/console?station=CP-A');
+    await page.waitForSelector('#cmd-form');
+    assert(await page.inputValue('#cmd-station') === 'CP-A', 'station preselected');
+    await page.selectOption('#cmd-action', 'ClearCache');
+    assert(JSON.parse(await page.inputValue('#cmd-payload')) !== null, 'example payload');
+    // Broken JSON is caught before sending.
+    await page.fill('#cmd-payload', '{"oops": ');
+    await page.click('#cmd-send');
+    await page.waitForSelector('#cmd-json-state.bad');
+    assert(await page.isHidden('#cmd-result'), 'nothing sent');
+    await page.fill('#cmd-payload', '{}');
+    await page.click('#cmd-send');
+    await page.waitForSelector('#cmd-outcome');
+    const outcome = await page.textContent('#cmd-outcome');
+    assert(outcome.includes('CALLRESULT') && outcome.includes('Accepted'), `answer shown: ${outcome}`);
+    await page.waitForSelector('#cmd-log-table tbody tr');
+    const rows = await page.$$eval('#cmd-log-table tbody tr', (trs) => trs.map((tr) => tr.textContent));
+    assert(rows.length === 2 && rows[0].includes('Request') && rows[1].includes('Response'), `request and response rows: ${rows}`);
+    assert(a.received.some((r) => r.action === 'ClearCache'), 'the station got it');
+    await shot('console');
+
+    // The server's schema check is shown.
+    await page.selectOption('#cmd-action', 'Reset');
+    await page.fill('#cmd-payload', '{"type": "Sideways"}');
+    await page.click('#cmd-send');
+    await page.waitForSelector('#cmd-outcome.answer-bad');
+    assert((await page.textContent('#cmd-result')).includes('not a valid Reset request'), 'schema error shown');
+
+    // A CALLERROR is explained.
+    await page.selectOption('#cmd-action', 'UnlockConnector');
+    await page.click('#cmd-send');
+    await page.waitForFunction(() => document.querySelector('#cmd-outcome')?.textContent.includes('NotSupported'));
+    assert((await page.textContent('#cmd-result')).includes('What to do'), 'CALLERROR hint');
+  });
+
+  await test('every console example is a valid request', async () => {
+    assert(COMMANDS.length === 19, '19 central-system actions');
+    for (const action of COMMANDS) {
+      const r = await call('POST', `/api/v1/stations/CP-A/commands/${action}`, exampleFor(action));
+      assert(r.status === 200, `${action} example → ${r.status} ${JSON.stringify(r.body)}`);
+    }
+  });
+
+  await test('stations list and station page: connectors, hint, timeline, override', async () => {
+    await go('#/stations');
+    await page.waitForSelector('#stations-table');
+    const rowA = await page.textContent('#stations-table tr[data-station=CP-A]');
+    assert(rowA.includes('Connected') && rowA.includes('Berlin HQ') && rowA.includes('6.2.14'), `CP-A row: ${rowA}`);
+    await shot('stations');
+    b.close();
+    await eventually('CP-B shown offline', async () => {
+      await page.click('text=Refresh');
+      return (await page.textContent('#stations-table tr[data-station=CP-B]')).includes('Offline');
+    });
+    await page.click('#stations-table a:text("CP-B")');
+    await page.waitForSelector('.connector');
+    const conn2 = await page.textContent('.connector[data-connector="2"]');
+    assert(conn2.includes('Faulted') && conn2.includes('GroundFailure') && conn2.includes('What to do') && conn2.includes('E-217'), `connector 2: ${conn2}`);
+    const rects = await page.$$eval('.timeline-box[data-connector="1"] svg rect', (r) => r.length);
+    assert(rects >= 2, `timeline segments for connector 1: ${rects}`);
+    assert((await page.textContent('.card:has(h2:text("Boot information"))')).includes('Pulsar Max'), 'boot info');
+    assert((await page.textContent('#tx-table')).includes('22.40 kWh'), 'the charging session in recent transactions');
+    const faultedWidth = await page.$eval('.timeline-box[data-connector="2"] svg rect[fill="#e03131"]', (r) => Number(r.getAttribute('width')));
+    assert(faultedWidth > 100 && faultedWidth < 150, `connector 2 faulted for the last 3 of 24 hours (${faultedWidth} of 1000)`);
+    // Debug override for one hour.
+    await page.selectOption('#ov-level', 'debug');
+    await page.selectOption('#ov-minutes', '60');
+    await page.click('#override-form button[type=submit]');
+    await page.waitForSelector('#override-active');
+    assert((await page.textContent('#override-active')).includes('debug'), 'override shown with expiry');
+    await shot('station', true);
+    await page.click('#station-logs');
+    await page.waitForFunction(() => location.hash === '#/logs?station_id=CP-B');
+    await page.waitForSelector('#log-rows tr');
+    assert(await page.inputValue('#f-station') === 'CP-B', 'logs link pre-sets the filter');
+  });
+
+  await test('keyboard and narrow screens: focus is visible, tablet layout has no page-wide scroll', async () => {
+    await go('#/logs');
+    await page.waitForSelector('#log-rows tr');
+    await page.keyboard.press('Tab');
+    await page.keyboard.press('Tab');
+    const focused = await page.evaluate(() => document.activeElement && getComputedStyle(document.activeElement).outlineStyle);
+    assert(focused && focused !== 'none', `a visible focus outline (${focused})`);
+    await page.setViewportSize({ width: 800, height: 1100 });
+    for (const hash of ['#/logs', '#/stations', '#/admin', '#/console']) {
+      await go(hash);
+      await page.waitForSelector('.page h1');
+      await sleep(200);
+      const wide = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+      assert(wide <= 1, `${hash} fits a tablet (overflow ${wide}px)`);
+    }
+    await page.setViewportSize({ width: 1280, height: 860 });
+  });
+
+  await test('a rejected token and sign-out lead back to the sign-in page', async () => {
+    await go('#/stations');
+    await page.waitForSelector('#stations-table');
+    await page.evaluate(() => sessionStorage.setItem('chargewatch.token', 'not-the-token'));
+    await go('#/admin');
+    await page.waitForSelector('#token');
+    assert((await page.textContent('.signin')).includes('did not accept the token'), 'reason shown');
+    await page.fill('#token', TOKEN);
+    await page.click('button[type=submit]');
+    await page.waitForFunction(() => location.hash === '#/admin');
+    await page.click('#signout');
+    await page.waitForSelector('#token');
+    await go('#/logs');
+    await page.waitForSelector('#token');
+  });
+
+  a.close();
+  if (pageErrors.length) {
+    results.push({ name: 'no uncaught errors in the page', ok: false, error: pageErrors.map((e) => e.stack || e).join('\n') });
+    console.log(`FAIL  uncaught page errors:\n${pageErrors.map((e) => `      ${e.stack || e}`).join('\n')}`);
+  }
+}
+
+let code = 0;
+try {
+  await main();
+} catch (e) {
+  console.error(`setup failed: ${e.stack || e}`);
+  code = 1;
+} finally {
+  await browser?.close().catch(() => {});
+  server?.kill('SIGTERM');
+  await sleep(300);
+  if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+}
+const failed = results.filter((r) => !r.ok);
+console.log(`\n${results.length - failed.length} passed, ${failed.length} failed`);
+if (failed.length || code) {
+  if (serverLog) console.log(`\n--- last server output ---\n${serverLog.slice(-4000)}`);
+  process.exit(1);
+}
