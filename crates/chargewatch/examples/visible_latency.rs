@@ -19,7 +19,10 @@ use tokio_tungstenite::tungstenite::Message;
 
 const TOKEN: &str = "bench-token-1234";
 
-async fn station(url: &str, id: &str) -> tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>> {
+async fn station(
+    url: &str,
+    id: &str,
+) -> tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>> {
     let mut req = format!("{url}/{id}").into_client_request().unwrap();
     req.headers_mut().insert("Sec-WebSocket-Protocol", "ocpp1.6".parse().unwrap());
     let (mut ws, _) = tokio_tungstenite::connect_async(req).await.expect("connect");
@@ -82,7 +85,8 @@ async fn main() {
             while let Some(end) = buf.find("\n\n") {
                 let event: String = buf.drain(..end + 2).collect();
                 if let Some(start) = event.find("probe-") {
-                    let marker: String = event[start..].chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '-').collect();
+                    let marker: String =
+                        event[start..].chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '-').collect();
                     if let Some(t) = sent2.lock().unwrap().remove(&marker) {
                         seen2.lock().unwrap().push(t.elapsed());
                     }
@@ -109,7 +113,9 @@ async fn main() {
     stop.store(true, Ordering::Relaxed);
     let mut lat = seen.lock().unwrap().clone();
     lat.sort();
-    let pct = |p: f64| lat.get(((lat.len() as f64 * p) as usize).min(lat.len().saturating_sub(1))).copied().unwrap_or_default();
+    let pct = |p: f64| {
+        lat.get(((lat.len() as f64 * p) as usize).min(lat.len().saturating_sub(1))).copied().unwrap_or_default()
+    };
     let secs = started.elapsed().as_secs_f64() - 2.0;
     let stats = server.metrics.snapshot();
     println!(

@@ -93,6 +93,9 @@ pub struct ServeArgs {
 
     #[command(flatten)]
     pub security: crate::security::SecurityArgs,
+
+    #[command(flatten)]
+    pub cluster: crate::cluster::ClusterArgs,
 }
 
 fn parse_level(s: &str) -> Result<LogLevel, String> {

@@ -2,6 +2,7 @@
 //! See ARCHITECTURE.md for the map.
 
 pub mod api;
+pub mod cluster;
 pub mod config;
 pub mod csms;
 pub mod gateway;

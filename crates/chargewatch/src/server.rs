@@ -26,6 +26,8 @@ use tokio_util::task::TaskTracker;
 /// A started server: its bound addresses and the handles to stop it.
 pub struct Running {
     pub ocpp_addr: SocketAddr,
+    /// The TLS OCPP endpoint (wss://), when `--ocpp-tls-listen` is given.
+    pub ocpp_tls_addr: Option<SocketAddr>,
     pub http_addr: SocketAddr,
     pub admin_token: String,
     pub state: StateStore,
@@ -160,7 +162,9 @@ pub async fn start(args: ServeArgs) -> anyhow::Result<Running> {
     let shutdown = CancellationToken::new();
     let tracker = TaskTracker::new();
     let registry = Registry::default();
-    let gw_config = GatewayConfig {
+    // Charger security (security/): authentication, per-connection limits, TLS.
+    let security = crate::security::Security::from_args(&args.security, state.clone())?;
+    let mut gw_config = GatewayConfig {
         max_frame_bytes: args.max_frame_bytes as usize,
         hard_message_bytes: (args.max_frame_bytes as usize * 16).max(1024 * 1024),
         max_connections: args.max_connections,
@@ -170,7 +174,9 @@ pub async fn start(args: ServeArgs) -> anyhow::Result<Running> {
         pong_timeout: Duration::from_secs(args.ping_interval),
         shutdown: shutdown.clone(),
         tracker: tracker.clone(),
+        ..GatewayConfig::default()
     };
+    security.configure(&mut gw_config);
     let csms = Csms::new(
         state.clone(),
         CsmsConfig {
@@ -207,12 +213,27 @@ pub async fn start(args: ServeArgs) -> anyhow::Result<Running> {
         .with_context(|| format!("binding the HTTP API to {}", args.http_listen))?;
     let ocpp_addr = ocpp_listener.local_addr()?;
     let http_addr = http_listener.local_addr()?;
-    let servers = vec![
-        spawn_http(ocpp_listener, gateway::router(gateway), shutdown.clone()),
-        spawn_http(http_listener, api::router(app), shutdown.clone()),
-    ];
+    // The OCPP endpoint: plain ws on --ocpp-listen, wss on --ocpp-tls-listen, both through
+    // security::listener (handshake deadline, TLS client certificates).
+    let ocpp_router = gateway::router(gateway);
+    let counters = Arc::new(crate::security::listener::ListenerCounters::default());
+    let spawn_ocpp = |listener, tls| {
+        let config = security.listener.clone();
+        crate::security::listener::spawn(listener, ocpp_router.clone(), tls, config, counters.clone(), shutdown.clone())
+    };
+    let mut servers = vec![spawn_ocpp(ocpp_listener, None)];
+    let mut ocpp_tls_addr = None;
+    if let (Some(addr), Some(tls)) = (security.tls_listen(), security.tls.clone()) {
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("binding the TLS OCPP endpoint to {addr}"))?;
+        ocpp_tls_addr = Some(listener.local_addr()?);
+        servers.push(spawn_ocpp(listener, Some(tls)));
+    }
+    servers.push(spawn_http(http_listener, api::router(app), shutdown.clone()));
     Ok(Running {
         ocpp_addr,
+        ocpp_tls_addr,
         http_addr,
         admin_token: token,
         state,

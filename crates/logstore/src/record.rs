@@ -21,7 +21,9 @@ pub fn new_record_id(ts: DateTime<Utc>) -> RecordId {
     let salt = *SALT.get_or_init(|| uuid::Uuid::new_v4().as_u128() & 0xFFFF_FFFF);
     let ms = (ts.timestamp_millis().max(0) as u128) & ((1 << 48) - 1);
     let seq = (SEQ.fetch_add(1, Ordering::Relaxed) as u128) & ((1 << 42) - 1);
-    let bits = (ms << 80) | (0x7 << 76) | ((seq >> 30) << 64) | (0b10 << 62) | ((seq & ((1 << 30) - 1)) << 32) | salt;
+    // The counter's low bits come last, so consecutive records differ in their lowest bits
+    // (the embedded store derives a row slot from them).
+    let bits = (ms << 80) | (0x7 << 76) | ((seq >> 30) << 64) | (0b10 << 62) | (salt << 30) | (seq & ((1 << 30) - 1));
     uuid::Uuid::from_u128(bits)
 }
 

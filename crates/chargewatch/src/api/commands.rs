@@ -12,14 +12,16 @@ use serde_json::{json, Value};
 /// Routes a central-system call to the gateway that holds the station's connection.
 #[async_trait::async_trait]
 pub trait Commands: Send + Sync + 'static {
-    fn is_connected(&self, station_id: &str) -> bool;
+    /// Whether this process knows the station to be connected; `None` when only the
+    /// gateways know (then the state store's record is used).
+    fn is_connected(&self, station_id: &str) -> Option<bool>;
     async fn call(&self, station_id: &str, action: Action, payload: Value) -> Result<CommandOutcome, CommandError>;
 }
 
 #[async_trait::async_trait]
 impl Commands for Registry {
-    fn is_connected(&self, station_id: &str) -> bool {
-        Registry::is_connected(self, station_id)
+    fn is_connected(&self, station_id: &str) -> Option<bool> {
+        Some(Registry::is_connected(self, station_id))
     }
 
     async fn call(&self, station_id: &str, action: Action, payload: Value) -> Result<CommandOutcome, CommandError> {
@@ -52,7 +54,7 @@ pub async fn send(
 ) -> Result<Json<Value>, ApiError> {
     let (action, payload) = check_command(&action, &body)?;
     caller.station(&app, &id).await?;
-    if !app.commands.is_connected(&id) {
+    if !app.commands.is_connected(&id).unwrap_or(true) {
         return Err(ApiError::Conflict(format!("station `{id}` is not connected")));
     }
     let record = commands::NewCommand {

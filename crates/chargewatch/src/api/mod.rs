@@ -7,6 +7,7 @@ mod error;
 mod logs;
 mod openapi;
 mod profiles;
+mod security;
 mod sites;
 mod stations;
 
@@ -63,6 +64,7 @@ pub fn router(app: AppState) -> Router {
         .route("/api/v1/stations/{id}/commands", get(commands::history))
         .route("/api/v1/stations/{id}/commands/{action}", post(commands::send))
         .merge(profiles::routes())
+        .merge(security::routes())
         .merge(auth::routes())
         .fallback(error::not_found);
     Router::new()

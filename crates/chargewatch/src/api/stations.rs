@@ -21,7 +21,7 @@ pub struct StationView {
 }
 
 fn view(app: &AppState, station: Station) -> StationView {
-    let connected = app.commands.is_connected(&station.id);
+    let connected = app.commands.is_connected(&station.id).unwrap_or(station.connected);
     let effective_log_level = app.levels.effective(&station.id).level;
     StationView { station, connected, effective_log_level }
 }

@@ -68,6 +68,16 @@ impl From<StateError> for CallFailure {
 
 #[async_trait::async_trait]
 impl CallHandler for Csms {
+    async fn connected(&self, station_id: &str) {
+        let id = station_id.to_string();
+        let _ = self.state.run(move |c| state::stations::set_connected(c, &id, true)).await;
+    }
+
+    async fn disconnected(&self, station_id: &str) {
+        let id = station_id.to_string();
+        let _ = self.state.run(move |c| state::stations::set_connected(c, &id, false)).await;
+    }
+
     async fn handle(&self, station_id: &str, action: Action, payload: &Value) -> Result<Value, CallFailure> {
         use charger::*;
         let id = station_id.to_string();

@@ -3,9 +3,18 @@
 //! Incoming CALLs are answered in order; central-system calls go out one at a time from
 //! the station's queue, each with a deadline; a connection that stays silent for a whole
 //! ping interval after a ping is closed as dead.
+//!
+//! Frames a charger sends pass a token bucket (`frames_per_second`, `frame_burst`): a CALL
+//! over the limit is answered with CALLERROR GenericError "rate limit exceeded" and not
+//! handled (the charger may retry it later; the refusal is in the message log), anything
+//! else over the limit is logged and ignored, except answers to the central system's own
+//! outstanding CALL, which are never limited. More than `flood_close_after` frames over the
+//! limit within [`FLOOD_WINDOW`] close the connection with 1008 (policy violation).
 
+use super::endpoint::FLOOD_WINDOW;
 use super::registry::{Command, CommandError, CommandOutcome, Registration};
 use super::{ConnectionEvent, ConnectionObserver, FrameEvent, Gateway};
+use crate::security::limits::TokenBucket;
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use chargewatch_logstore::Direction;
 use chargewatch_ocpp::{validate_request, validate_response, Action, ErrorCode, Frame, MessageType};
@@ -29,6 +38,24 @@ struct Outstanding {
     reply: oneshot::Sender<Result<CommandOutcome, CommandError>>,
 }
 
+/// How a connection was admitted.
+pub(super) struct Admission {
+    pub remote: SocketAddr,
+    pub profile: u8,
+    pub tls: bool,
+}
+
+/// How long closing may take before the socket is simply dropped (a half-open peer
+/// never reads our close frame).
+const CLOSE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Frames over the rate limit in the current [`FLOOD_WINDOW`].
+struct Flood {
+    bucket: TokenBucket,
+    window_start: Instant,
+    over: u32,
+}
+
 /// Why a connection ended.
 struct Ended {
     code: Option<u16>,
@@ -42,21 +69,41 @@ struct Conn {
     sink: Sink,
     outstanding: Option<Outstanding>,
     awaiting_pong: bool,
+    flood: Flood,
 }
 
-pub(super) async fn run(gw: Gateway, station_id: String, remote: SocketAddr, socket: WebSocket) {
+pub(super) async fn run(gw: Gateway, station_id: String, admission: Admission, socket: WebSocket) {
+    let remote = admission.remote;
     let reg = gw.registry.register(&station_id, gw.config.command_queue);
     let conn_id = reg.conn_id;
     let mut obs = gw.observe.observe(&station_id);
     obs.event(ConnectionEvent {
         at: Utc::now(),
         kind: "Connected",
-        detail: json!({"remote_addr": remote.to_string(), "subprotocol": "ocpp1.6"}),
+        detail: json!({
+            "remote_addr": remote.to_string(),
+            "subprotocol": "ocpp1.6",
+            "security_profile": admission.profile,
+            "tls": admission.tls,
+        }),
     });
     gw.handler.connected(&station_id).await;
     let (sink, stream) = socket.split();
-    let mut conn =
-        Conn { gw: gw.clone(), station_id: station_id.clone(), obs, sink, outstanding: None, awaiting_pong: false };
+    let now = Instant::now();
+    let flood = Flood {
+        bucket: TokenBucket::new(gw.config.frames_per_second, gw.config.frame_burst, now.into_std()),
+        window_start: now,
+        over: 0,
+    };
+    let mut conn = Conn {
+        gw: gw.clone(),
+        station_id: station_id.clone(),
+        obs,
+        sink,
+        outstanding: None,
+        awaiting_pong: false,
+        flood,
+    };
     let ended = conn.serve(stream, reg).await;
     if let Some(o) = conn.outstanding.take() {
         let _ = o.reply.send(Err(CommandError::Disconnected));
@@ -111,8 +158,12 @@ impl Conn {
 
     async fn close(&mut self, code: u16, reason: &str) -> Ended {
         let frame = CloseFrame { code, reason: reason.into() };
-        let _ = self.sink.send(Message::Close(Some(frame))).await;
-        let _ = self.sink.close().await;
+        let sink = &mut self.sink;
+        let _ = tokio::time::timeout(CLOSE_TIMEOUT, async move {
+            let _ = sink.send(Message::Close(Some(frame))).await;
+            let _ = sink.close().await;
+        })
+        .await;
         Ended { code: Some(code), reason: reason.to_string() }
     }
 
@@ -126,14 +177,10 @@ impl Conn {
                 }
                 Some(Ended { code: None, reason: format!("connection error: {text}") })
             }
-            Some(Ok(Message::Text(t))) => {
-                self.on_text(t.as_str()).await;
-                None
-            }
+            Some(Ok(Message::Text(t))) => self.on_text(t.as_str()).await,
             Some(Ok(Message::Binary(b))) => {
                 let text = String::from_utf8_lossy(&b).into_owned();
-                self.on_text(&text).await;
-                None
+                self.on_text(&text).await
             }
             Some(Ok(Message::Close(frame))) => Some(Ended {
                 code: frame.as_ref().map(|f| f.code),
@@ -143,9 +190,58 @@ impl Conn {
         }
     }
 
-    async fn on_text(&mut self, text: &str) {
+    async fn on_text(&mut self, text: &str) -> Option<Ended> {
         let at = Utc::now();
         let decoded = Frame::decode(text);
+        let answers_ours = matches!(&decoded, Ok(f) if f.message_type() != MessageType::Call
+            && self.outstanding.as_ref().is_some_and(|o| o.unique_id == f.unique_id()));
+        if !answers_ours && !self.flood.bucket.take(Instant::now().into_std()) {
+            return self.over_rate_limit(at, text, decoded).await;
+        }
+        self.on_frame(at, text, decoded).await;
+        None
+    }
+
+    /// A frame over the rate limit: refused, and counted towards closing the connection.
+    async fn over_rate_limit(
+        &mut self,
+        at: chrono::DateTime<Utc>,
+        text: &str,
+        decoded: Result<Frame, chargewatch_ocpp::FrameError>,
+    ) -> Option<Ended> {
+        let now = Instant::now();
+        if now.duration_since(self.flood.window_start) >= FLOOD_WINDOW {
+            self.flood.window_start = now;
+            self.flood.over = 0;
+        }
+        self.flood.over += 1;
+        let cfg = self.gw.config.clone();
+        let why = format!(
+            "rate limit exceeded: at most {} frames per second (bursts of {})",
+            cfg.frames_per_second, cfg.frame_burst
+        );
+        match &decoded {
+            Ok(frame @ Frame::Call { unique_id, action, payload }) => {
+                let known = action.parse::<Action>().ok();
+                self.log_in(at, text, Ok(frame), known, None, Some(why.clone()));
+                self.reply_error(unique_id, known, Some(payload), ErrorCode::GenericError, &why).await;
+            }
+            Ok(frame) => self.log_in(at, text, Ok(frame), None, None, Some(format!("{why}: ignored"))),
+            Err(e) => self.log_in(at, text, Err(e), None, None, Some(format!("{why}: ignored"))),
+        }
+        if self.flood.over > cfg.flood_close_after {
+            tracing::warn!(station = %self.station_id, "frame flood: connection closed (1008)");
+            return Some(self.close(1008, "rate limit exceeded").await);
+        }
+        None
+    }
+
+    async fn on_frame(
+        &mut self,
+        at: chrono::DateTime<Utc>,
+        text: &str,
+        decoded: Result<Frame, chargewatch_ocpp::FrameError>,
+    ) {
         let frame = match decoded {
             Ok(frame) if text.len() > self.gw.config.max_frame_bytes => {
                 let why = format!(

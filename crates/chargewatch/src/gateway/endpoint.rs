@@ -1,9 +1,11 @@
 //! The WebSocket endpoint `/ocpp/{chargeBoxId}`: admission, subprotocol, upgrade.
 
 use super::{connection, ConnectionEvent, Gateway};
+use crate::security::limits::AddrCounter;
+use crate::security::{ChargerAuth, TlsPeer};
 use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::{ConnectInfo, Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
@@ -17,6 +19,9 @@ use tokio_util::task::TaskTracker;
 /// The OCPP-J subprotocol this endpoint speaks.
 pub const SUBPROTOCOL: &str = "ocpp1.6";
 
+/// The window in which frames over the rate limit are counted towards closing (1008).
+pub const FLOOD_WINDOW: Duration = Duration::from_secs(10);
+
 /// Limits and timers of the gateway. Defaults are documented in README.
 #[derive(Debug, Clone)]
 pub struct GatewayConfig {
@@ -25,6 +30,18 @@ pub struct GatewayConfig {
     /// A WebSocket message larger than this closes the connection (1009).
     pub hard_message_bytes: usize,
     pub max_connections: usize,
+    /// Most connections from one source IP address (0 = no limit); more get HTTP 429.
+    pub max_connections_per_address: usize,
+    /// Charger authentication (security profiles); `None` admits every station (profile 0).
+    pub auth: Option<Arc<ChargerAuth>>,
+    /// Frames a charger may send per second, sustained (0 = no limit); over it a CALL is
+    /// answered with CALLERROR GenericError and not handled.
+    pub frames_per_second: u32,
+    /// Token-bucket size of `frames_per_second`.
+    pub frame_burst: u32,
+    /// Frames over the rate limit within [`FLOOD_WINDOW`] after which the connection is
+    /// closed with 1008.
+    pub flood_close_after: u32,
     /// How long the central system waits for a charger's answer to its CALL.
     pub call_timeout: Duration,
     /// Central-system calls queued per station beyond the outstanding one.
@@ -42,6 +59,11 @@ impl Default for GatewayConfig {
             max_frame_bytes: 64 * 1024,
             hard_message_bytes: 1024 * 1024,
             max_connections: 100_000,
+            max_connections_per_address: 100,
+            auth: None,
+            frames_per_second: 20,
+            frame_burst: 100,
+            flood_close_after: 50,
             call_timeout: Duration::from_secs(30),
             command_queue: 32,
             ping_interval: Duration::from_secs(60),
@@ -55,11 +77,12 @@ impl Default for GatewayConfig {
 struct EndpointState {
     gateway: Gateway,
     slots: Arc<Semaphore>,
+    per_address: Arc<AddrCounter>,
 }
 
 pub fn router(gateway: Gateway) -> Router {
     let slots = Arc::new(Semaphore::new(gateway.config.max_connections));
-    let state = Arc::new(EndpointState { gateway, slots });
+    let state = Arc::new(EndpointState { gateway, slots, per_address: Arc::default() });
     Router::new().route("/ocpp/{station_id}", get(upgrade)).fallback(bad_path).with_state(state)
 }
 
@@ -91,6 +114,7 @@ async fn upgrade(
     State(state): State<Arc<EndpointState>>,
     Path(station_id): Path<String>,
     ConnectInfo(remote): ConnectInfo<SocketAddr>,
+    tls: Option<axum::Extension<TlsPeer>>,
     headers: HeaderMap,
     ws: WebSocketUpgrade,
 ) -> Response {
@@ -103,22 +127,48 @@ async fn upgrade(
         let body = "this endpoint speaks OCPP 1.6-J only: offer the WebSocket subprotocol `ocpp1.6`\n";
         return (StatusCode::BAD_REQUEST, body).into_response();
     }
+    let Some(addr_slot) = state.per_address.try_acquire(remote.ip(), gw.config.max_connections_per_address) else {
+        refuse(gw, &station_id, remote, "too many connections from this address");
+        return (StatusCode::TOO_MANY_REQUESTS, "too many connections from this address, retry later\n")
+            .into_response();
+    };
     let Ok(permit) = state.slots.clone().try_acquire_owned() else {
         refuse(gw, &station_id, remote, "connection limit reached");
         return (StatusCode::SERVICE_UNAVAILABLE, "connection limit reached, retry later\n").into_response();
+    };
+    let tls = tls.map(|axum::Extension(t)| t);
+    let profile = match &gw.config.auth {
+        None => 0,
+        Some(auth) => match auth.admit(&station_id, remote.ip(), &headers, tls.as_ref()).await {
+            Ok(admitted) => admitted.profile,
+            Err(refusal) => {
+                refuse(gw, &station_id, remote, &refusal.reason);
+                let mut resp = (refusal.status, format!("{}\n", refusal.reason)).into_response();
+                if refusal.status == StatusCode::UNAUTHORIZED {
+                    let challenge = header::HeaderValue::from_static("Basic realm=\"OCPP\", charset=\"UTF-8\"");
+                    resp.headers_mut().insert(header::WWW_AUTHENTICATE, challenge);
+                }
+                if let Some(after) = refusal.retry_after {
+                    resp.headers_mut().insert(header::RETRY_AFTER, after.as_secs().into());
+                }
+                return resp;
+            }
+        },
     };
     if gw.config.shutdown.is_cancelled() {
         return (StatusCode::SERVICE_UNAVAILABLE, "shutting down\n").into_response();
     }
     let gw = gw.clone();
     let tracker = gw.config.tracker.clone();
+    let info = connection::Admission { remote, profile, tls: tls.is_some() };
     ws.protocols([SUBPROTOCOL])
         .max_message_size(gw.config.hard_message_bytes)
         .max_frame_size(gw.config.hard_message_bytes)
         .on_upgrade(move |socket| {
             tracker.track_future(async move {
-                connection::run(gw, station_id, remote, socket).await;
+                connection::run(gw, station_id, info, socket).await;
                 drop(permit);
+                drop(addr_slot);
             })
         })
 }

@@ -8,6 +8,9 @@ use tokio::sync::mpsc;
 
 pub use chargewatch_logstore::transport::{Batch, LogTransport, RecordSource};
 
+/// How long a small batch waits for more records before it is written.
+const LINGER: std::time::Duration = std::time::Duration::from_millis(10);
+
 /// The in-process transport of the one-machine default: a bounded queue.
 pub struct InProcess {
     tx: mpsc::Sender<LogRecord>,
@@ -34,10 +37,21 @@ impl LogTransport for InProcess {
 
 #[async_trait::async_trait]
 impl RecordSource for InProcessSource {
+    /// Waits for a first record, then lingers briefly so that batches are large when the
+    /// load is high (one store commit per batch) and a lone record still goes out fast.
     async fn next_batch(&mut self, max: usize) -> Option<Batch> {
-        let mut records = Vec::with_capacity(max.min(1024));
+        let mut records = Vec::with_capacity(max.min(4096));
         if self.rx.recv_many(&mut records, max).await == 0 {
             return None;
+        }
+        if records.len() < max / 4 {
+            tokio::time::sleep(LINGER).await;
+            while records.len() < max {
+                match self.rx.try_recv() {
+                    Ok(r) => records.push(r),
+                    Err(_) => break,
+                }
+            }
         }
         Some(Batch { records, ack: None })
     }

@@ -115,6 +115,155 @@ const MIGRATIONS: &[&str] = &[
     );
     ALTER TABLE sites ADD COLUMN mask_id_tags INTEGER NOT NULL DEFAULT 0;
     "#,
+    // 4: OCPP 1.6 feature-profile state (state/profiles.rs)
+    r#"
+    CREATE TABLE station_config (
+        station_id TEXT NOT NULL,
+        key TEXT NOT NULL COLLATE NOCASE,
+        value TEXT,
+        readonly INTEGER,
+        known INTEGER NOT NULL DEFAULT 1,
+        source TEXT NOT NULL,
+        change_status TEXT,
+        updated_at INTEGER NOT NULL,
+        PRIMARY KEY (station_id, key)
+    );
+    CREATE TABLE connector_availability (
+        station_id TEXT NOT NULL,
+        connector_id INTEGER NOT NULL,
+        type TEXT NOT NULL,
+        status TEXT NOT NULL,
+        updated_at INTEGER NOT NULL,
+        PRIMARY KEY (station_id, connector_id)
+    );
+    CREATE TABLE firmware_jobs (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        station_id TEXT NOT NULL,
+        location TEXT NOT NULL,
+        retrieve_date INTEGER,
+        retries INTEGER,
+        retry_interval INTEGER,
+        status TEXT NOT NULL,
+        history TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        finished_at INTEGER
+    );
+    CREATE INDEX firmware_jobs_by_station ON firmware_jobs(station_id, id);
+    CREATE TABLE diagnostics_jobs (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        station_id TEXT NOT NULL,
+        location TEXT NOT NULL,
+        file_name TEXT,
+        start_time INTEGER,
+        stop_time INTEGER,
+        status TEXT NOT NULL,
+        history TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        finished_at INTEGER
+    );
+    CREATE INDEX diagnostics_jobs_by_station ON diagnostics_jobs(station_id, id);
+    CREATE TABLE diagnostics_files (
+        job_id INTEGER PRIMARY KEY,
+        station_id TEXT NOT NULL,
+        file_name TEXT,
+        content_type TEXT,
+        size INTEGER NOT NULL,
+        sha256 TEXT NOT NULL,
+        data BLOB NOT NULL,
+        received_at INTEGER NOT NULL
+    );
+    CREATE TABLE firmware_files (
+        name TEXT PRIMARY KEY,
+        client_id TEXT,
+        content_type TEXT,
+        size INTEGER NOT NULL,
+        sha256 TEXT NOT NULL,
+        data BLOB NOT NULL,
+        uploaded_by TEXT NOT NULL,
+        uploaded_at INTEGER NOT NULL
+    );
+    CREATE TABLE local_lists (
+        station_id TEXT PRIMARY KEY,
+        sent_version INTEGER,
+        sent_update_type TEXT,
+        sent_at INTEGER,
+        last_send_status TEXT,
+        last_send_version INTEGER,
+        last_send_at INTEGER,
+        reported_version INTEGER,
+        reported_at INTEGER
+    );
+    CREATE TABLE local_list_entries (
+        station_id TEXT NOT NULL,
+        id_tag TEXT NOT NULL COLLATE NOCASE,
+        status TEXT NOT NULL,
+        expiry_date INTEGER,
+        parent_id_tag TEXT,
+        updated_at INTEGER NOT NULL,
+        PRIMARY KEY (station_id, id_tag)
+    );
+    CREATE TABLE reservations (
+        station_id TEXT NOT NULL,
+        reservation_id INTEGER NOT NULL,
+        connector_id INTEGER NOT NULL,
+        id_tag TEXT NOT NULL,
+        parent_id_tag TEXT,
+        expiry_date INTEGER NOT NULL,
+        outcome TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        PRIMARY KEY (station_id, reservation_id)
+    );
+    CREATE TABLE charging_profiles (
+        station_id TEXT NOT NULL,
+        charging_profile_id INTEGER NOT NULL,
+        connector_id INTEGER NOT NULL,
+        stack_level INTEGER NOT NULL,
+        purpose TEXT NOT NULL,
+        kind TEXT,
+        transaction_id INTEGER,
+        valid_from INTEGER,
+        valid_to INTEGER,
+        profile TEXT NOT NULL,
+        set_at INTEGER NOT NULL,
+        PRIMARY KEY (station_id, charging_profile_id)
+    );
+    CREATE TABLE composite_schedules (
+        station_id TEXT NOT NULL,
+        connector_id INTEGER NOT NULL,
+        duration INTEGER,
+        charging_rate_unit TEXT,
+        schedule_start INTEGER,
+        charging_schedule TEXT,
+        received_at INTEGER NOT NULL,
+        PRIMARY KEY (station_id, connector_id)
+    );
+    CREATE TABLE trigger_results (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        station_id TEXT NOT NULL,
+        requested_message TEXT NOT NULL,
+        connector_id INTEGER,
+        status TEXT NOT NULL,
+        at INTEGER NOT NULL
+    );
+    CREATE INDEX trigger_results_by_station ON trigger_results(station_id, id);
+    "#,
+    // charger security profiles (OCPP 1.6 security whitepaper; state/credentials.rs)
+    r#"
+    CREATE TABLE station_credentials (
+        station_id TEXT PRIMARY KEY,
+        profile INTEGER NOT NULL DEFAULT 0,
+        password_hash TEXT,
+        cert_fingerprint TEXT,
+        updated_at INTEGER NOT NULL
+    );
+    "#,
+    // 5: connection state visible to every process
+    r#"
+    ALTER TABLE stations ADD COLUMN connected INTEGER NOT NULL DEFAULT 0;
+    "#,
 ];
 
 pub fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {

@@ -6,6 +6,7 @@
 
 pub mod accounts;
 pub mod commands;
+pub mod credentials;
 mod migrations;
 pub mod profiles;
 pub mod sites;

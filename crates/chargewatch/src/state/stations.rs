@@ -27,6 +27,9 @@ pub struct Station {
     pub firmware_status: Option<String>,
     pub level_override: Option<LogLevel>,
     pub level_override_until: Option<DateTime<Utc>>,
+    /// Whether a gateway holds the station's connection (as the gateways last reported).
+    #[serde(skip)]
+    pub connected: bool,
     pub connectors: Vec<ConnectorState>,
 }
 
@@ -60,7 +63,7 @@ fn ts(v: Option<i64>) -> Option<DateTime<Utc>> {
 
 const COLS: &str = "id, site_id, registered, vendor, model, serial_number, firmware_version, iccid, imsi, \
     meter_type, meter_serial_number, boot_status, last_boot_at, last_seen_at, last_heartbeat_at, \
-    diagnostics_status, firmware_status, level_override, level_override_until";
+    diagnostics_status, firmware_status, level_override, level_override_until, connected";
 
 fn from_row(r: &Row) -> rusqlite::Result<Station> {
     let lvl: Option<String> = r.get(17)?;
@@ -84,6 +87,7 @@ fn from_row(r: &Row) -> rusqlite::Result<Station> {
         firmware_status: r.get(16)?,
         level_override: lvl.and_then(|l| l.parse().ok()),
         level_override_until: ts(r.get(18)?),
+        connected: r.get(19)?,
         connectors: Vec::new(),
     })
 }
@@ -138,53 +142,54 @@ pub fn register(c: &Connection, id: &str, site_id: Option<&str>) -> Result<Stati
     if let Some(site) = site_id {
         super::sites::get(c, site)?;
     }
-    c.execute(
+    c.prepare_cached(
         "INSERT INTO stations (id, site_id, registered, created_at) VALUES (?1, ?2, 1, ?3)
          ON CONFLICT(id) DO UPDATE SET site_id = excluded.site_id, registered = 1",
-        params![id, site_id, now_ms()],
-    )?;
+    )?
+    .execute(params![id, site_id, now_ms()])?;
     get(c, id)
 }
 
 /// Records an unknown station that tried to boot (registered = 0, so it stays refused
 /// until an operator registers it), or that was let in by `--accept-unknown-stations`.
 pub fn ensure_known(c: &Connection, id: &str, registered: bool) -> Result<()> {
-    c.execute(
+    c.prepare_cached(
         "INSERT INTO stations (id, registered, created_at) VALUES (?1, ?2, ?3) ON CONFLICT(id) DO NOTHING",
-        params![id, registered, now_ms()],
-    )?;
+    )?
+    .execute(params![id, registered, now_ms()])?;
     Ok(())
 }
 
 pub fn record_boot(c: &Connection, id: &str, u: &StationUpdate, status: &str) -> Result<()> {
-    c.execute(
+    c.prepare_cached(
         "UPDATE stations SET vendor=?2, model=?3, serial_number=?4, firmware_version=?5, iccid=?6, imsi=?7,
          meter_type=?8, meter_serial_number=?9, boot_status=?10, last_boot_at=?11, last_seen_at=?11 WHERE id=?1",
-        params![
-            id,
-            u.vendor,
-            u.model,
-            u.serial_number,
-            u.firmware_version,
-            u.iccid,
-            u.imsi,
-            u.meter_type,
-            u.meter_serial_number,
-            status,
-            now_ms()
-        ],
-    )?;
+    )?
+    .execute(params![
+        id,
+        u.vendor,
+        u.model,
+        u.serial_number,
+        u.firmware_version,
+        u.iccid,
+        u.imsi,
+        u.meter_type,
+        u.meter_serial_number,
+        status,
+        now_ms()
+    ])?;
     Ok(())
 }
 
 pub fn record_heartbeat(c: &Connection, id: &str) -> Result<()> {
     let now = now_ms();
-    c.execute("UPDATE stations SET last_heartbeat_at=?2, last_seen_at=?2 WHERE id=?1", params![id, now])?;
+    c.prepare_cached("UPDATE stations SET last_heartbeat_at=?2, last_seen_at=?2 WHERE id=?1")?
+        .execute(params![id, now])?;
     Ok(())
 }
 
 pub fn touch(c: &Connection, id: &str) -> Result<()> {
-    c.execute("UPDATE stations SET last_seen_at=?2 WHERE id=?1", params![id, now_ms()])?;
+    c.prepare_cached("UPDATE stations SET last_seen_at=?2 WHERE id=?1")?.execute(params![id, now_ms()])?;
     Ok(())
 }
 
@@ -203,19 +208,18 @@ pub fn record_status(
     let now = now_ms();
     let at_ms = at.map(|t| t.timestamp_millis()).unwrap_or(now);
     let tx = c.savepoint()?;
-    tx.execute(
-        "INSERT INTO connectors (station_id, connector_id, status, error_code, info, vendor_id, vendor_error_code, status_timestamp, updated_at)
+    tx.prepare_cached("INSERT INTO connectors (station_id, connector_id, status, error_code, info, vendor_id, vendor_error_code, status_timestamp, updated_at)
          VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9)
          ON CONFLICT(station_id, connector_id) DO UPDATE SET status=excluded.status, error_code=excluded.error_code,
          info=excluded.info, vendor_id=excluded.vendor_id, vendor_error_code=excluded.vendor_error_code,
-         status_timestamp=excluded.status_timestamp, updated_at=excluded.updated_at",
+         status_timestamp=excluded.status_timestamp, updated_at=excluded.updated_at")?.execute(
         params![id, connector_id, status, error_code, info, vendor_id, vendor_error_code, at_ms, now],
     )?;
-    tx.execute(
+    tx.prepare_cached(
         "INSERT INTO status_history (station_id, connector_id, status, error_code, at) VALUES (?1,?2,?3,?4,?5)",
-        params![id, connector_id, status, error_code, at_ms],
-    )?;
-    tx.execute("UPDATE stations SET last_seen_at=?2 WHERE id=?1", params![id, now])?;
+    )?
+    .execute(params![id, connector_id, status, error_code, at_ms])?;
+    tx.prepare_cached("UPDATE stations SET last_seen_at=?2 WHERE id=?1")?.execute(params![id, now])?;
     tx.commit()?;
     Ok(())
 }
@@ -247,18 +251,16 @@ pub fn status_history(c: &Connection, id: &str, since: DateTime<Utc>) -> Result<
 }
 
 pub fn record_diagnostics_status(c: &Connection, id: &str, status: &str) -> Result<()> {
-    c.execute(
+    c.prepare_cached(
         "UPDATE stations SET diagnostics_status=?2, diagnostics_status_at=?3, last_seen_at=?3 WHERE id=?1",
-        params![id, status, now_ms()],
-    )?;
+    )?
+    .execute(params![id, status, now_ms()])?;
     Ok(())
 }
 
 pub fn record_firmware_status(c: &Connection, id: &str, status: &str) -> Result<()> {
-    c.execute(
-        "UPDATE stations SET firmware_status=?2, firmware_status_at=?3, last_seen_at=?3 WHERE id=?1",
-        params![id, status, now_ms()],
-    )?;
+    c.prepare_cached("UPDATE stations SET firmware_status=?2, firmware_status_at=?3, last_seen_at=?3 WHERE id=?1")?
+        .execute(params![id, status, now_ms()])?;
     Ok(())
 }
 
@@ -269,9 +271,23 @@ pub fn set_level_override(
     until: Option<DateTime<Utc>>,
 ) -> Result<Station> {
     get(c, id)?;
-    c.execute(
-        "UPDATE stations SET level_override=?2, level_override_until=?3 WHERE id=?1",
-        params![id, level.map(|l| l.as_str()), until.map(|t| t.timestamp_millis())],
-    )?;
+    c.prepare_cached("UPDATE stations SET level_override=?2, level_override_until=?3 WHERE id=?1")?
+        .execute(params![id, level.map(|l| l.as_str()), until.map(|t| t.timestamp_millis())])?;
     get(c, id)
+}
+
+/// Records whether a gateway holds the station's connection.
+pub fn set_connected(c: &Connection, id: &str, connected: bool) -> Result<()> {
+    c.prepare_cached("UPDATE stations SET connected=?2, last_seen_at=?3 WHERE id=?1")?.execute(params![
+        id,
+        connected,
+        now_ms()
+    ])?;
+    Ok(())
+}
+
+/// Marks every station disconnected (a single-process server starting up).
+pub fn clear_connected(c: &Connection) -> Result<()> {
+    c.prepare_cached("UPDATE stations SET connected=0 WHERE connected=1")?.execute([])?;
+    Ok(())
 }

@@ -35,9 +35,8 @@ pub fn put_id_tag(c: &Connection, tag: &IdTag) -> Result<IdTag> {
     if tag.id_tag.is_empty() || tag.id_tag.len() > 20 {
         return Err(StateError::Invalid("id_tag must be 1 to 20 characters (OCPP CiString20)".into()));
     }
-    c.execute(
-        "INSERT INTO id_tags (id_tag, status, expiry_date, parent_id_tag, created_at) VALUES (?1,?2,?3,?4,?5)
-         ON CONFLICT(id_tag) DO UPDATE SET status=excluded.status, expiry_date=excluded.expiry_date, parent_id_tag=excluded.parent_id_tag",
+    c.prepare_cached("INSERT INTO id_tags (id_tag, status, expiry_date, parent_id_tag, created_at) VALUES (?1,?2,?3,?4,?5)
+         ON CONFLICT(id_tag) DO UPDATE SET status=excluded.status, expiry_date=excluded.expiry_date, parent_id_tag=excluded.parent_id_tag")?.execute(
         params![tag.id_tag, tag.status, tag.expiry_date.map(|t| t.timestamp_millis()), tag.parent_id_tag, now_ms()],
     )?;
     Ok(tag.clone())
@@ -138,9 +137,8 @@ pub fn has_open_transaction(c: &Connection, id_tag: &str) -> Result<bool> {
 
 /// Opens a transaction and returns its unique id. Durable when this returns.
 pub fn start_transaction(c: &Connection, t: &NewTransaction) -> Result<i64> {
-    c.execute(
-        "INSERT INTO transactions (station_id, connector_id, id_tag, id_tag_status, meter_start, start_timestamp, reservation_id)
-         VALUES (?1,?2,?3,?4,?5,?6,?7)",
+    c.prepare_cached("INSERT INTO transactions (station_id, connector_id, id_tag, id_tag_status, meter_start, start_timestamp, reservation_id)
+         VALUES (?1,?2,?3,?4,?5,?6,?7)")?.execute(
         params![
             t.station_id, t.connector_id, t.id_tag, t.id_tag_status, t.meter_start,
             t.timestamp.timestamp_millis(), t.reservation_id
@@ -161,9 +159,8 @@ pub struct StopTransaction<'a> {
 
 /// Closes a transaction; `false` when the station has no such transaction.
 pub fn stop_transaction(c: &Connection, s: &StopTransaction) -> Result<bool> {
-    let n = c.execute(
-        "UPDATE transactions SET meter_stop=?3, stop_timestamp=?4, stop_reason=?5, stop_id_tag=?6, transaction_data=?7
-         WHERE id=?1 AND station_id=?2",
+    let n = c.prepare_cached("UPDATE transactions SET meter_stop=?3, stop_timestamp=?4, stop_reason=?5, stop_id_tag=?6, transaction_data=?7
+         WHERE id=?1 AND station_id=?2")?.execute(
         params![
             s.transaction_id,
             s.station_id,
@@ -213,7 +210,7 @@ pub fn add_meter_values(
         for (at, sampled) in values {
             st.execute(params![station_id, connector_id, transaction_id, at.timestamp_millis(), sampled.to_string()])?;
         }
-        tx.execute("UPDATE stations SET last_seen_at=?2 WHERE id=?1", params![station_id, now_ms()])?;
+        tx.prepare_cached("UPDATE stations SET last_seen_at=?2 WHERE id=?1")?.execute(params![station_id, now_ms()])?;
     }
     tx.commit()?;
     Ok(())
@@ -252,9 +249,9 @@ pub fn record_data_transfer(
     message_id: Option<&str>,
     data: Option<&str>,
 ) -> Result<()> {
-    c.execute(
+    c.prepare_cached(
         "INSERT INTO data_transfers (station_id, vendor_id, message_id, data, at) VALUES (?1,?2,?3,?4,?5)",
-        params![station_id, vendor_id, message_id, data, now_ms()],
-    )?;
+    )?
+    .execute(params![station_id, vendor_id, message_id, data, now_ms()])?;
     Ok(())
 }

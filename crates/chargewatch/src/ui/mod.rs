@@ -2,8 +2,10 @@
 //!
 //! A single-page application of hand-written JavaScript modules (no build step). `GET /` serves
 //! the shell page; `GET /ui/{file}` serves the embedded assets. The pages talk to the HTTP API
-//! with the admin token the operator signs in with (kept in the browser's session or local
-//! storage, sent as `Authorization: Bearer TOKEN`).
+//! with the token the operator signs in with — a session token from `POST /api/v1/auth/login`
+//! (user name and password) or the admin token — kept in the browser's session or local
+//! storage and sent as `Authorization: Bearer TOKEN`. After sign-in the UI asks
+//! `GET /api/v1/auth/me` and shows operators only what their client may see.
 
 use crate::api::AppState;
 use axum::extract::Path;
@@ -43,6 +45,8 @@ static ASSETS: &[Asset] = &[
     asset!("station.js", JS),
     asset!("admin.js", JS),
     asset!("console.js", JS),
+    asset!("audit.js", JS),
+    asset!("profile.js", JS),
 ];
 
 /// The shell page may only load what the binary serves itself.

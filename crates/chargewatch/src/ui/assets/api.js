@@ -1,21 +1,42 @@
-// The HTTP API client: adds the admin token, turns API errors into exceptions with the
-// server's explanation, and sends the operator back to the sign-in page on 401.
+// The HTTP API client: adds the bearer token (the admin token, or the token of a signed-in
+// account), turns API errors into exceptions with the server's explanation, and sends the
+// operator back to the sign-in page on 401. Also knows who is signed in (/api/v1/auth/me).
 
 const KEY = 'chargewatch.token';
+/** 'account' (from /api/v1/auth/login, revoked on sign-out) or 'admin' (the admin token). */
+const KIND = 'chargewatch.token-kind';
+
+/** whoami(): {token, p: Promise<me>} for the current token, and its last answer. */
+let meCache = null;
+let meValue = null;
+/** sites(): the visible sites, cached. */
+let sitesCache = null;
 
 export function getToken() {
   return sessionStorage.getItem(KEY) || localStorage.getItem(KEY) || '';
 }
 
+export function tokenKind() {
+  return sessionStorage.getItem(KIND) || localStorage.getItem(KIND) || 'admin';
+}
+
 /** Keeps the token for this tab only, or (remember) on this device. */
-export function setToken(token, remember) {
+export function setToken(token, remember, kind = 'admin') {
   clearToken();
-  (remember ? localStorage : sessionStorage).setItem(KEY, token);
+  const store = remember ? localStorage : sessionStorage;
+  store.setItem(KEY, token);
+  store.setItem(KIND, kind);
 }
 
 export function clearToken() {
-  sessionStorage.removeItem(KEY);
-  localStorage.removeItem(KEY);
+  for (const store of [sessionStorage, localStorage]) {
+    store.removeItem(KEY);
+    store.removeItem(KIND);
+  }
+  meCache = null;
+  meValue = null;
+  // Another user may see other sites.
+  sitesCache = null;
 }
 
 export class ApiError extends Error {
@@ -108,6 +129,67 @@ export async function openStream(path, signal) {
   return res;
 }
 
+/**
+ * Signs in with a user name and password. Returns the login answer ({token, token_id, user}),
+ * or null when the server refuses the credentials.
+ */
+export async function login(username, password) {
+  let res;
+  try {
+    res = await fetch('/api/v1/auth/login', {
+      method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ username, password }),
+    });
+  } catch {
+    throw new ApiError(0, 'network', 'The server cannot be reached. Is Chargewatch running?');
+  }
+  if (res.status === 401) return null;
+  if (res.status === 404) throw new ApiError(404, 'not_found', 'This server has no user accounts; sign in with the admin token.');
+  if (!res.ok) throw await failure(res);
+  return res.json();
+}
+
+/** Ends an account session on the server (the admin token cannot be signed out). */
+export async function logout() {
+  const token = getToken();
+  if (!token || tokenKind() !== 'account') return;
+  try {
+    await fetch('/api/v1/auth/logout', { method: 'POST', headers: { Authorization: `Bearer ${token}` } });
+  } catch {
+    // Signing out locally still works; the token stays valid until revoked.
+  }
+}
+
+/**
+ * Who is signed in: {name, role: 'admin'|'operator', client_id, sites}. Cached per token.
+ * A server without accounts (no /api/v1/auth/me) means the admin token.
+ */
+export async function whoami(force = false) {
+  const token = getToken();
+  if (!meCache || force || meCache.token !== token) {
+    const p = api('/api/v1/auth/me')
+      .catch((e) => {
+        if (e.status === 404) return { name: 'admin', role: 'admin', client_id: null, sites: null };
+        meCache = null;
+        throw e;
+      })
+      .then((me) => {
+        meValue = me;
+        return me;
+      });
+    meCache = { token, p };
+  }
+  return meCache.p;
+}
+
+/** The last answer of whoami() (pages render after the router has awaited it). */
+export function currentUser() {
+  return meValue;
+}
+
+export function isAdmin() {
+  return meValue?.role === 'admin';
+}
+
 /** Checks a token without keeping it. */
 export async function checkToken(token) {
   const res = await fetch('/api/v1/sites', { headers: { Authorization: `Bearer ${token}` } });
@@ -116,8 +198,7 @@ export async function checkToken(token) {
   return true;
 }
 
-// Small cached look-ups used by several pages.
-let sitesCache = null;
+// Small cached look-ups used by several pages (forgotten when the token changes).
 export async function sites(force = false) {
   if (!sitesCache || force) sitesCache = api('/api/v1/sites').catch((e) => { sitesCache = null; throw e; });
   return sitesCache;

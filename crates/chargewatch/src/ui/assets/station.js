@@ -1,10 +1,12 @@
 // One station: boot information, connectors (status, error, hint), a 24-hour status timeline
-// per connector, recent transactions, command history, and the temporary log-level override.
+// per connector, recent transactions, command history, the temporary log-level override, and
+// the profile state (configuration, local list, reservations, firmware/diagnostics jobs…).
 
 import { api, sites as loadSites, enc } from './api.js';
 import { h, svg, replace, timeEl, fmtTimeShort, badge, errorBox, loading, toast, pretty, ago } from './dom.js';
 import { errorExplanation } from './detail.js';
 import { statusBadge, connectionBadge } from './stations.js';
+import { profileSection } from './profile.js';
 
 const DAY_MS = 24 * 3600_000;
 
@@ -168,7 +170,8 @@ export async function render(container, _query, [id]) {
               h('p', { class: 'small' }, 'Request'), h('pre', { class: 'payload small' }, pretty(c.payload)),
               c.response ? [h('p', { class: 'small' }, 'Answer'), h('pre', { class: 'payload small' }, pretty(c.response))] : null)),
             h('td', {}, c.sent_by))))))
-        : h('p', { class: 'muted' }, 'No commands sent to this station yet. ', h('a', { href: `#/console?station=${enc(st.id)}` }, 'Open the command console'))));
+        : h('p', { class: 'muted' }, 'No commands sent to this station yet. ', h('a', { href: `#/console?station=${enc(st.id)}` }, 'Open the command console'))),
+      profileSection(st.id, abort.signal));
   }
 
   await draw();
