@@ -23,6 +23,7 @@ const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 const SHOTS = join(root, 'docs/screenshots');
 const TOKEN = 'browser-test-token-1234';
 const HEADED = process.env.HEADED === '1';
+const OPERATOR = { username: 'olivia', password: 'correct-horse-battery' };
 
 const { COMMANDS, exampleFor } = await import(join(root, 'crates/chargewatch/src/ui/assets/ocpp.js'));
 const { SseParser } = await import(join(root, 'crates/chargewatch/src/ui/assets/livetail.js'));
@@ -81,7 +82,11 @@ async function startServer() {
   ocppUrl = `ws://127.0.0.1:${ocppPort}/ocpp`;
   server = spawn(BIN, ['serve', '--data-dir', dataDir, '--admin-token', TOKEN,
     '--ocpp-listen', `127.0.0.1:${ocppPort}`, '--http-listen', `127.0.0.1:${httpPort}`,
-    '--accept-unknown-stations', '--call-timeout', '5'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    '--accept-unknown-stations', '--call-timeout', '5'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    // The burst test sends 600 frames at once: no per-charger frame rate limit here.
+    env: { ...process.env, CHARGEWATCH_OCPP_FRAMES_PER_SECOND: '0' },
+  });
   const keep = (d) => { serverLog = (serverLog + d).slice(-20000); };
   server.stdout.on('data', keep);
   server.stderr.on('data', keep);
@@ -182,6 +187,7 @@ class FakeStation {
 // ---------------------------------------------------------------- the tests
 
 const results = [];
+let c; // CP-C, the station of client acme
 let browser;
 let page;
 const pageErrors = [];
@@ -210,6 +216,32 @@ async function shot(name, fullPage = false) {
 
 async function go(hash) {
   await page.goto(`${base}/${hash}`);
+}
+
+/** Signs in through the form with the admin token (`token`) or a user account. */
+async function signInWithToken(token) {
+  await page.waitForSelector('#signin-form');
+  await page.click('label[for=signin-mode-token]');
+  await page.fill('#token', token);
+  await page.click('#signin-submit');
+}
+
+async function signInWithAccount(username, password) {
+  await page.waitForSelector('#signin-form');
+  await page.click('label[for=signin-mode-account]');
+  await page.fill('#username', username);
+  await page.fill('#password', password);
+  await page.click('#signin-submit');
+}
+
+/** A screenshot with `selector` scrolled to the top of the viewport. */
+async function shotAt(name, selector) {
+  await page.$eval(selector, (el) => {
+    el.scrollIntoView({ block: 'start' });
+    window.scrollBy(0, -(document.getElementById('topbar')?.offsetHeight || 0) - 8); // below the sticky bar
+  });
+  await sleep(100);
+  await shot(name);
 }
 
 /** The texts of one column of the logs table. */
@@ -264,7 +296,21 @@ async function main() {
   await b.status(1, 'Available', 'NoError', { timestamp: hoursAgo(10.8) });
   await b.status(2, 'Faulted', 'GroundFailure', { info: 'RCD tripped', vendorErrorCode: 'E-217', timestamp: hoursAgo(3) });
   await a.call('Heartbeat', {}); // not kept: info level
+
+  // A client with its own site and station, and an operator of that client.
+  assert((await call('POST', '/api/v1/clients', { id: 'acme', name: 'ACME Charging' })).status === 201, 'create client acme');
+  assert((await call('POST', '/api/v1/sites', { id: 'acme-yard', name: 'ACME Yard', client_id: 'acme', mask_id_tags: true })).status === 201, 'create acme-yard');
+  assert((await call('PUT', '/api/v1/stations/CP-C', { site_id: 'acme-yard' })).status === 200, 'register CP-C');
+  const op = await call('POST', '/api/v1/users', { username: OPERATOR.username, password: OPERATOR.password, role: 'operator', client_id: 'acme' });
+  assert(op.status === 201, `create operator ${op.status} ${JSON.stringify(op.body)}`);
+  c = new FakeStation('CP-C');
+  await c.connect();
+  await c.boot();
+  await c.status(1, 'Available');
+  await c.call('Authorize', { idTag: 'SECRET-TAG-9' });
+
   await eventually('the first rows to be indexed', async () => (await logs('station_id=CP-B&error_code=GroundFailure')).length === 1);
+  await eventually('CP-C rows indexed', async () => (await logs('station_id=CP-C&action=Authorize')).length >= 1);
 
   browser = await chromium.launch({
     executablePath: CHROMIUM,
@@ -278,15 +324,22 @@ async function main() {
 
   await test('sign-in page: a wrong token is refused, the right one signs in', async () => {
     await go('');
-    await page.waitForSelector('#token');
+    await page.waitForSelector('#signin-form');
     assert(page.url().includes('#/signin'), `redirected to sign-in, at ${page.url()}`);
-    await page.fill('#token', 'wrong-token');
-    await page.click('button[type=submit]');
+    assert(await page.isVisible('#username') && await page.isVisible('#password'), 'user name and password offered first');
+    assert(await page.isHidden('#token'), 'the admin token field is the alternative');
+    await signInWithAccount(OPERATOR.username, 'not-the-password');
     await page.waitForSelector('.form-message .error-text');
-    await page.fill('#token', TOKEN);
-    await page.click('button[type=submit]');
+    assert((await page.textContent('.form-message')).includes('Wrong user name or password'), 'wrong password refused');
+    await signInWithToken('wrong-token');
+    await page.waitForSelector('.form-message .error-text');
+    await signInWithToken(TOKEN);
     await page.waitForSelector('#log-rows tr');
     assert(page.url().includes('#/logs'), 'on the logs page');
+    await page.waitForSelector('#whoami .badge');
+    const who = await page.textContent('#whoami');
+    assert(who.includes('admin'), `the header names the signed-in admin: ${who}`);
+    assert(await page.isVisible('a[data-nav=audit]'), 'audit trail in the navigation');
     const heads = await page.$$eval('#log-table thead th', (ths) => ths.map((th) => th.textContent.trim()));
     assert(JSON.stringify(heads) === JSON.stringify(['Timestamp', 'Action', 'Charging Station ID', 'Charging Point ID', 'Status', 'Error Code', 'Site Name']),
       `the seven columns in order, got ${heads}`);
@@ -503,6 +556,67 @@ async function main() {
     await page.waitForSelector('#new-site .error-text');
   });
 
+  await test('admin page: clients, users, a site for a client with masked id tags', async () => {
+    await go('#/admin');
+    await page.reload(); // the previous test left this page with its forms filled in
+    await page.waitForSelector('#clients-table tr[data-client=acme]');
+    assert((await page.textContent('tr[data-site=acme-yard]')).includes('ACME Charging'), 'the site shows its client');
+    assert(await page.isChecked('#mask-acme-yard'), 'acme-yard masks id tags');
+    // A client, created in the UI.
+    await page.fill('#nc-name', 'Globex Energy');
+    assert(await page.inputValue('#nc-id') === 'globex-energy', 'client id suggested from the name');
+    await page.click('#new-client button[type=submit]');
+    await page.waitForSelector('#clients-table tr[data-client=globex-energy]');
+    // A site for it, with masked id tags.
+    await page.waitForSelector('#ns-client option[value=globex-energy]', { state: 'attached' });
+    await page.fill('#ns-name', 'Globex Lot');
+    await page.selectOption('#ns-client', 'globex-energy');
+    await page.check('#ns-mask');
+    await page.click('#new-site button[type=submit]');
+    await page.waitForSelector('tr[data-site=globex-lot]');
+    const lot = (await call('GET', '/api/v1/sites/globex-lot')).body;
+    assert(lot.client_id === 'globex-energy' && lot.mask_id_tags === true, `site saved with client and masking: ${JSON.stringify(lot)}`);
+    assert((await page.textContent('tr[data-site=globex-lot]')).includes('Globex Energy'), 'client column');
+    // The mask toggle of a site.
+    await page.check('#mask-munich');
+    await eventually('munich masked', async () => (await call('GET', '/api/v1/sites/munich')).body.mask_id_tags === true);
+    await page.uncheck('#mask-munich');
+    await eventually('munich unmasked', async () => (await call('GET', '/api/v1/sites/munich')).body.mask_id_tags === false);
+    // Users: an operator for the new client, then disabled.
+    await page.waitForSelector('#users-table tr[data-user=olivia]');
+    await page.fill('#nu-username', 'gina');
+    await page.fill('#nu-password', 'globex-password-1');
+    await page.selectOption('#nu-role', 'operator');
+    await page.selectOption('#nu-client', 'globex-energy');
+    await page.click('#new-user button[type=submit]');
+    await page.waitForSelector('#users-table tr[data-user=gina]');
+    const gina = (await call('GET', '/api/v1/users')).body.find((u) => u.username === 'gina');
+    assert(gina && gina.role === 'operator' && gina.client_id === 'globex-energy', `gina saved: ${JSON.stringify(gina)}`);
+    const login = (pw) => fetch(`${base}/api/v1/auth/login`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ username: 'gina', password: pw }) });
+    assert((await login('globex-password-1')).status === 200, 'gina can sign in');
+    // An admin account: no client.
+    await page.fill('#nu-username', 'hank');
+    await page.fill('#nu-password', 'hank-the-admin-pw');
+    await page.selectOption('#nu-role', 'admin');
+    assert(await page.isHidden('#nu-client'), 'no client for an admin');
+    await page.click('#new-user button[type=submit]');
+    await page.waitForSelector('#users-table tr[data-user=hank]');
+    // Disabling takes two clicks.
+    await page.click('[data-disable=gina]');
+    assert((await page.textContent('[data-disable=gina]')).includes('Really'), 'asks again');
+    await page.click('[data-disable=gina]');
+    await page.waitForSelector('tr[data-user=gina] .user-state:has-text("disabled")');
+    assert((await login('globex-password-1')).status === 401, 'a disabled user cannot sign in');
+    // Id tags and the pipeline (admins only).
+    await page.waitForSelector('#id-tags-table tr[data-tag=ABC12345]');
+    await page.fill('#tag-id', 'BLOCKED-1');
+    await page.selectOption('#tag-status', 'Blocked');
+    await page.click('#id-tag-form button[type=submit]');
+    await page.waitForSelector('#id-tags-table tr[data-tag=BLOCKED-1]');
+    await page.waitForSelector('#pipeline-stats dt');
+    await shotAt('admin-accounts', '#clients-section');
+  });
+
   await test('command console: ClearCache is answered and its log rows are shown', async () => {
     await go('#/console?station=CP-A');
     await page.waitForSelector('#cmd-form');
@@ -547,6 +661,44 @@ async function main() {
     }
   });
 
+  await test('station page: profile state, with the diagnostics file download', async () => {
+    const ps = await call('GET', '/api/v1/stations/CP-A/profile-state');
+    await go('#/stations/CP-A');
+    await page.waitForSelector('#profile-state .profile-part');
+    if (ps.status === 404) {
+      assert(await page.isVisible('.profile-part[data-state=not-available]'), 'no profile state: "not available"');
+      console.log('      (this server has no profile-state endpoints)');
+      return;
+    }
+    assert(ps.status === 200, `profile-state → ${ps.status}`);
+    await page.waitForSelector('#profile-configuration');
+    const cfg = await page.textContent('#profile-configuration');
+    assert(cfg.includes('HeartbeatInterval') && cfg.includes('300'), `configuration from GetConfiguration: ${cfg.slice(0, 200)}`);
+    for (const [key] of [['configuration'], ['availability'], ['local_list'], ['reservations'], ['charging_profiles'], ['composite_schedules'], ['firmware_jobs'], ['diagnostics_jobs'], ['triggers']]) {
+      assert(await page.isVisible(`.profile-part[data-part=${key}]`), `part ${key} shown`);
+    }
+    // The station uploads its diagnostics (as GetDiagnostics asked); the page offers the file.
+    const up = await fetch(`${base}/files/diagnostics/CP-A/diag.zip`, { method: 'PUT', body: 'diagnostics-content-123', headers: { 'Content-Type': 'application/zip' } });
+    assert(up.status === 201, `upload → ${up.status} ${await up.text()}`);
+    await page.click('#profile-section .section-head button');
+    await page.waitForSelector('#profile-diagnostics-jobs .diag-download');
+    const [dl] = await Promise.all([page.waitForEvent('download'), page.click('#profile-diagnostics-jobs .diag-download')]);
+    assert(dl.suggestedFilename() === 'diag.zip', `file name ${dl.suggestedFilename()}`);
+    assert(readFileSync(await dl.path(), 'utf8') === 'diagnostics-content-123', 'the uploaded bytes');
+    await shotAt('station-profile', '#profile-section');
+
+    // A server without (some of) these endpoints: each missing part says so, the rest still shows.
+    await page.route('**/profile-state', (r) => r.fulfill({ status: 404, body: '' }));
+    await page.route('**/CP-A/reservations', (r) => r.fulfill({ status: 404, contentType: 'application/json', body: '{"error":"not_found"}' }));
+    await page.reload();
+    await page.waitForSelector('.profile-part[data-part=reservations][data-state=not-available]');
+    assert((await page.textContent('.profile-part[data-part=reservations]')).includes('not available') ||
+      (await page.textContent('.profile-part[data-part=reservations]')).includes('Not available'), 'reservations: not available');
+    await page.waitForSelector('#profile-configuration');
+    await page.unroute('**/profile-state');
+    await page.unroute('**/CP-A/reservations');
+  });
+
   await test('stations list and station page: connectors, hint, timeline, override', async () => {
     await go('#/stations');
     await page.waitForSelector('#stations-table');
@@ -589,7 +741,7 @@ async function main() {
     const focused = await page.evaluate(() => document.activeElement && getComputedStyle(document.activeElement).outlineStyle);
     assert(focused && focused !== 'none', `a visible focus outline (${focused})`);
     await page.setViewportSize({ width: 800, height: 1100 });
-    for (const hash of ['#/logs', '#/stations', '#/admin', '#/console']) {
+    for (const hash of ['#/logs', '#/stations', '#/admin', '#/audit', '#/console', '#/stations/CP-A']) {
       await go(hash);
       await page.waitForSelector('.page h1');
       await sleep(200);
@@ -604,18 +756,102 @@ async function main() {
     await page.waitForSelector('#stations-table');
     await page.evaluate(() => sessionStorage.setItem('chargewatch.token', 'not-the-token'));
     await go('#/admin');
-    await page.waitForSelector('#token');
+    await page.waitForSelector('#signin-form');
     assert((await page.textContent('.signin')).includes('did not accept the token'), 'reason shown');
-    await page.fill('#token', TOKEN);
-    await page.click('button[type=submit]');
+    await signInWithToken(TOKEN);
     await page.waitForFunction(() => location.hash === '#/admin');
     await page.click('#signout');
-    await page.waitForSelector('#token');
+    await page.waitForSelector('#signin-form');
     await go('#/logs');
-    await page.waitForSelector('#token');
+    await page.waitForSelector('#signin-form');
+  });
+
+  await test('an operator signs in with the form and sees only their client\'s site and station', async () => {
+    await go('#/signin');
+    await signInWithAccount(OPERATOR.username, OPERATOR.password);
+    await page.waitForSelector('#log-rows tr');
+    const who = await page.textContent('#whoami');
+    assert(who.includes(OPERATOR.username) && who.includes('operator'), `name and role in the header: ${who}`);
+    const token = await page.evaluate(() => sessionStorage.getItem('chargewatch.token'));
+    assert(token && token !== TOKEN, 'an account token is kept');
+    // Logs: CP-C only (the admin's view has CP-A and CP-B rows too).
+    assert((await logs('station_id=CP-A&limit=1')).length && (await logs('station_id=CP-B&limit=1')).length, 'other clients\' rows exist');
+    const shown = new Set(await column(3));
+    assert(shown.size === 1 && shown.has('CP-C'), `only CP-C rows: ${[...shown]}`);
+    assert((await column(7)).every((x) => x === 'ACME Yard'), 'site name');
+    const siteOptions = await page.$$eval('#f-site option', (os) => os.map((o) => o.value).filter(Boolean));
+    assert(JSON.stringify(siteOptions) === JSON.stringify(['acme-yard']), `site filter: ${siteOptions}`);
+    // The site masks id tags: the Authorize payload does not show the tag.
+    await go('#/logs?action=Authorize&message_type=CALL');
+    await page.waitForSelector('#log-rows tr');
+    await page.click('#log-rows tr');
+    await page.waitForSelector('#detail pre');
+    assert(!(await page.textContent('#detail')).includes('SECRET-TAG-9'), 'id tag masked in the payload');
+    await page.keyboard.press('Escape');
+    // Stations.
+    await go('#/stations');
+    await page.waitForSelector('#stations-table');
+    const ids = await page.$$eval('#stations-table tbody tr', (trs) => trs.map((tr) => tr.dataset.station));
+    assert(JSON.stringify(ids) === JSON.stringify(['CP-C']), `only CP-C listed: ${ids}`);
+    // Administration: own sites only, no accounts, id tags or pipeline.
+    await go('#/admin');
+    await page.waitForSelector('#sites-table');
+    const sites = await page.$$eval('#sites-table tbody tr', (trs) => trs.map((tr) => tr.dataset.site));
+    assert(JSON.stringify(sites) === JSON.stringify(['acme-yard']), `own sites only: ${sites}`);
+    for (const sel of ['#clients-section', '#users-section', '#id-tags-section', '#pipeline-section']) {
+      assert(!(await page.$(sel)), `${sel} hidden from operators`);
+    }
+    assert(await page.isVisible('#operator-scope'), 'the scope is explained');
+    // A level change made in the UI…
+    await page.click('label[for=level-acme-yard-debug]');
+    await page.waitForSelector('tr[data-site=acme-yard] .save-state.saved');
+    // …is in the audit trail, newest first, and the operator sees only their client's entries.
+    await go('#/audit');
+    await page.waitForSelector('#audit-table tbody tr');
+    const top = await page.$eval('#audit-table tbody tr', (tr) => ({ action: tr.dataset.action, text: tr.textContent }));
+    assert(top.action === 'site.update' && top.text.includes(OPERATOR.username) && top.text.includes('acme-yard') && top.text.includes('log level: info → debug'),
+      `the change at the top: ${JSON.stringify(top)}`);
+    const targets = await page.$$eval('#audit-table tbody tr', (trs) => trs.map((tr) => tr.children[3].textContent));
+    assert(!targets.some((t) => /berlin|munich|CP-A|CP-B/.test(t)), `no other client's entries: ${targets}`);
+    // A station of another client is "not found", not shown.
+    await go('#/stations/CP-A');
+    await page.waitForSelector('.error-box');
+    // Sign-out ends the session on the server.
+    await page.click('#signout');
+    await page.waitForSelector('#signin-form');
+    const me = await fetch(`${base}/api/v1/auth/me`, { headers: { Authorization: `Bearer ${token}` } });
+    assert(me.status === 401, `the token is revoked after sign-out (${me.status})`);
+  });
+
+  await test('audit trail (admin): every change, newest first, searchable', async () => {
+    await page.evaluate(() => { sessionStorage.clear(); localStorage.clear(); });
+    await go('#/audit');
+    await page.reload();
+    await signInWithToken(TOKEN);
+    await page.waitForSelector('#audit-table tbody tr');
+    const rows = await page.$$eval('#audit-table tbody tr', (trs) => trs.map((tr) => ({
+      at: tr.querySelector('time')?.getAttribute('datetime'), action: tr.dataset.action, text: tr.textContent,
+    })));
+    const times = rows.map((r) => Date.parse(r.at));
+    assert(times.every((t, i) => i === 0 || times[i - 1] >= t), 'newest first');
+    const opRow = rows.findIndex((r) => r.text.includes(OPERATOR.username) && r.text.includes('acme-yard') && r.text.includes('info → debug'));
+    const adminRow = rows.findIndex((r) => r.action === 'site.update' && r.text.includes('berlin') && r.text.includes('log level: info → debug'));
+    assert(opRow >= 0 && adminRow > opRow, `both level changes, the operator's newer (${opRow}, ${adminRow})`);
+    assert(rows.some((r) => r.action === 'station.assign' && r.text.includes('CP-B')), 'the station assignment');
+    assert(rows.some((r) => r.action === 'command.send' && r.text.includes('ClearCache')), 'a command sent');
+    assert(rows.some((r) => r.action === 'user.disable' && r.text.includes('gina')), 'the disabled user');
+    await page.fill('#audit-search', 'berlin');
+    await eventually('only berlin entries', async () => {
+      const t = await page.$$eval('#audit-table tbody tr', (trs) => trs.map((tr) => tr.textContent));
+      return t.length > 0 && t.every((x) => x.includes('berlin'));
+    });
+    await page.fill('#audit-search', '');
+    await page.$eval('#audit-search', (el) => el.blur());
+    await shot('audit');
   });
 
   a.close();
+  c?.close();
   if (pageErrors.length) {
     results.push({ name: 'no uncaught errors in the page', ok: false, error: pageErrors.map((e) => e.stack || e).join('\n') });
     console.log(`FAIL  uncaught page errors:\n${pageErrors.map((e) => `      ${e.stack || e}`).join('\n')}`);

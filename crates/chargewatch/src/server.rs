@@ -2,6 +2,7 @@
 //! them down in order (chargers first, then the HTTP API, then the log pipeline drains).
 
 use crate::api::{self, AppState};
+use crate::cluster::{self, BusCommands, ClusterArgs, PresenceHandler, Roles};
 use crate::config::ServeArgs;
 use crate::csms::{Csms, CsmsConfig};
 use crate::gateway::{self, Gateway, GatewayConfig, Registry};
@@ -13,7 +14,11 @@ use crate::logs::{transport, Levels, Metrics};
 use crate::state::{sites, stations, transactions, StateStore};
 use anyhow::Context;
 use chargewatch_logstore::sqlite::SqliteLogStore;
+use chargewatch_logstore::transport::LogTransport;
 use chargewatch_logstore::LogStore;
+use chargewatch_logstore_postgres::PgLogStore;
+use chargewatch_transport_amqp::commands::CommandBus;
+use chargewatch_transport_amqp::{AmqpConfig, AmqpPublisher, AmqpSource};
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::Path;
@@ -38,6 +43,18 @@ pub struct Running {
     tracker: TaskTracker,
     servers: Vec<JoinHandle<()>>,
     indexer: JoinHandle<()>,
+    publisher: Option<Arc<AmqpPublisher>>,
+    amqp: bool,
+}
+
+/// What a stopped server had done, printed by `serve` as its last line
+/// (`chargewatch-final {json}`), so operators and tests can reconcile counts.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct StopReport {
+    pub pipeline: crate::logs::metrics::MetricsSnapshot,
+    pub amqp: Option<chargewatch_transport_amqp::PublisherStats>,
+    /// Records the publisher still held unconfirmed when it gave up at shutdown.
+    pub amqp_unsent: u64,
 }
 
 pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
@@ -45,7 +62,8 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     tracing::info!(ocpp = %running.ocpp_addr, http = %running.http_addr, "chargewatch is serving: ws://{}/ocpp/{{chargeBoxId}}, http://{}/", running.ocpp_addr, running.http_addr);
     shutdown_signal().await;
     tracing::info!("shutting down: closing charger connections");
-    running.stop().await;
+    let report = running.stop().await;
+    println!("chargewatch-final {}", serde_json::to_string(&report).unwrap_or_default());
     Ok(())
 }
 
@@ -122,34 +140,149 @@ pub fn load_levels(state: &StateStore, levels: &Levels) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn open_stores(dir: &Path) -> anyhow::Result<(StateStore, Arc<dyn LogStore>)> {
+async fn open_stores(dir: &Path, cluster: &ClusterArgs) -> anyhow::Result<(StateStore, Arc<dyn LogStore>)> {
     let state = StateStore::open(dir).with_context(|| format!("opening the state store in {}", dir.display()))?;
+    if let Some(url) = &cluster.database_url {
+        let store = PgLogStore::connect(url, &cluster.database_schema)
+            .await
+            .with_context(|| format!("opening the PostgreSQL log store (schema {})", cluster.database_schema))?;
+        return Ok((state, Arc::new(store)));
+    }
     let logs = SqliteLogStore::open(&dir.join("logs"))
         .with_context(|| format!("opening the log store in {}", dir.join("logs").display()))?;
     Ok((state, Arc::new(logs)))
 }
 
+/// The log pipeline of this process: where the gateway publishes and, with the indexer
+/// role, the indexer task.
+async fn pipeline(
+    args: &ServeArgs,
+    roles: Roles,
+    amqp: Option<&AmqpConfig>,
+    indexer: Indexer,
+    ops: &mut OpsParts,
+) -> anyhow::Result<(Arc<dyn LogTransport>, JoinHandle<()>, Option<Arc<AmqpPublisher>>)> {
+    let Some(cfg) = amqp else {
+        let (transport, source) = transport::in_process(args.log_queue, indexer.metrics.clone());
+        return Ok((transport, tokio::spawn(indexer.run(source)), None));
+    };
+    let mut kept = None;
+    let transport: Arc<dyn LogTransport> = if roles.gateway {
+        let publisher =
+            Arc::new(AmqpPublisher::connect(cfg.clone()).await.context("connecting the log publisher to RabbitMQ")?);
+        let p = publisher.clone();
+        ops.metrics.push(Box::new(move || amqp_publisher_metrics(&p.stats())));
+        let p = publisher.clone();
+        ops.checks.push(Box::new(move || ("amqp_publisher", p.stats().dropped == 0 || p.stats().buffered < 1000)));
+        kept = Some(publisher.clone());
+        Arc::new(SharedPublisher(publisher))
+    } else {
+        Arc::new(NoTransport)
+    };
+    let task = if roles.indexer {
+        let source = AmqpSource::connect(cfg.clone()).await.context("connecting the indexer to RabbitMQ")?;
+        let stats = source.stats_handle();
+        ops.metrics.push(Box::new(move || amqp_source_metrics(&stats.get())));
+        tokio::spawn(indexer.run(source))
+    } else {
+        tokio::spawn(async {})
+    };
+    Ok((transport, task, kept))
+}
+
+/// Health checks and metrics the pipeline adds.
+#[derive(Default)]
+struct OpsParts {
+    checks: Vec<Box<dyn Fn() -> (&'static str, bool) + Send + Sync>>,
+    metrics: Vec<Box<dyn Fn() -> String + Send + Sync>>,
+}
+
+impl OpsParts {
+    fn into_ops(self, roles: Roles) -> api::Ops {
+        let (checks, metrics) = (self.checks, self.metrics);
+        api::Ops {
+            roles: roles.names(),
+            checks: Box::new(move || checks.iter().map(|c| c()).collect()),
+            metrics: Box::new(move || metrics.iter().map(|m| m()).collect()),
+        }
+    }
+}
+
+struct SharedPublisher(Arc<AmqpPublisher>);
+
+impl LogTransport for SharedPublisher {
+    fn publish(&self, record: chargewatch_logstore::LogRecord) {
+        self.0.publish(record);
+    }
+}
+
+/// A process without the gateway role produces no records.
+struct NoTransport;
+
+impl LogTransport for NoTransport {
+    fn publish(&self, _record: chargewatch_logstore::LogRecord) {}
+}
+
+fn counter(name: &str, help: &str, v: u64) -> String {
+    format!("# HELP chargewatch_{name} {help}\n# TYPE chargewatch_{name} counter\nchargewatch_{name} {v}\n")
+}
+
+fn amqp_publisher_metrics(s: &chargewatch_transport_amqp::PublisherStats) -> String {
+    let mut out = format!("# TYPE chargewatch_amqp_buffered gauge\nchargewatch_amqp_buffered {}\n", s.buffered);
+    out += &counter("amqp_published", "log records published to RabbitMQ", s.published);
+    out += &counter("amqp_confirmed", "publisher confirms received", s.confirmed);
+    out += &counter("amqp_nacked", "publishes the broker refused (retried)", s.nacked);
+    out += &counter("amqp_dropped", "records dropped because the publish buffer was full", s.dropped);
+    out += &counter("amqp_publisher_reconnects", "publisher reconnects", s.reconnects);
+    out
+}
+
+fn amqp_source_metrics(s: &chargewatch_transport_amqp::SourceStats) -> String {
+    let mut out = counter("amqp_received", "records received by the indexer", s.received);
+    out += &counter("amqp_redelivered", "records the broker redelivered", s.redelivered);
+    out += &counter("amqp_acked", "records acknowledged after the store committed", s.acked);
+    out += &counter("amqp_rejected", "unreadable records dead-lettered", s.rejected);
+    out += &counter("amqp_source_reconnects", "indexer reconnects", s.reconnects);
+    out
+}
+
 pub async fn start(args: ServeArgs) -> anyhow::Result<Running> {
     std::fs::create_dir_all(&args.data_dir).with_context(|| format!("creating {}", args.data_dir.display()))?;
+    let roles = args.cluster.validate()?;
     let token = admin_token(&args)?;
-    let (state, log_store) = open_stores(&args.data_dir)?;
+    let (state, log_store) = open_stores(&args.data_dir, &args.cluster).await?;
     let metrics = Arc::new(Metrics::default());
     let levels = Levels::new(args.default_log_level, levels::system_clock());
     load_levels(&state, &levels)?;
+    let amqp = args.cluster.amqp_url.as_ref().map(|u| AmqpConfig::with_url(u.clone()));
+    if amqp.is_none() {
+        // One process holds every connection: whatever the store says was connected is not.
+        state.run_sync(|c| stations::clear_connected(c))?;
+    } else {
+        cluster::spawn_level_poller(state.clone(), levels.clone());
+    }
 
-    let (transport, source) = transport::in_process(args.log_queue, metrics.clone());
     let tail = indexer::tail_channel();
-    let indexer = tokio::spawn(
-        Indexer {
-            store: log_store.clone(),
-            levels: levels.clone(),
-            metrics: metrics.clone(),
-            tail: tail.clone(),
-            batch_max: 2000,
+    let indexer_part = Indexer {
+        store: log_store.clone(),
+        levels: levels.clone(),
+        metrics: metrics.clone(),
+        tail: tail.clone(),
+        batch_max: 2000,
+    };
+    let mut ops = OpsParts::default();
+    let (transport, indexer, publisher) = pipeline(&args, roles, amqp.as_ref(), indexer_part, &mut ops).await?;
+    if roles.indexer {
+        indexer::spawn_retention(log_store.clone(), args.log_retention_days);
+    } else if roles.api {
+        cluster::spawn_tail_poller(log_store.clone(), tail.clone());
+    }
+    let bus = match &amqp {
+        Some(cfg) => {
+            Some(Arc::new(CommandBus::connect(cfg.clone(), 1024).await.context("connecting the command bus")?))
         }
-        .run(source),
-    );
-    indexer::spawn_retention(log_store.clone(), args.log_retention_days);
+        None => None,
+    };
 
     let lookup_state = state.clone();
     let lookup = Arc::new(move |station: &str, tx: i64| {
@@ -185,24 +318,33 @@ pub async fn start(args: ServeArgs) -> anyhow::Result<Running> {
             accept_unknown_id_tags: args.accept_unknown_id_tags,
         },
     );
-    let gateway = Gateway {
-        handler: Arc::new(csms),
-        observe: Arc::new(capture),
-        registry: registry.clone(),
-        config: Arc::new(gw_config),
+    let handler: Arc<dyn gateway::CallHandler> = match &bus {
+        Some(bus) if roles.gateway => {
+            cluster::spawn_command_server(bus, registry.clone());
+            Arc::new(PresenceHandler { inner: Arc::new(csms), bus: bus.clone() })
+        }
+        _ => Arc::new(csms),
     };
+    let command_timeout = Duration::from_secs(args.call_timeout * (args.command_queue as u64 + 1))
+        .min(Duration::from_secs(args.call_timeout + 5));
+    let commands: Arc<dyn api::Commands> = match &bus {
+        Some(bus) => Arc::new(BusCommands { bus: bus.clone(), timeout: command_timeout }),
+        None => Arc::new(registry.clone()),
+    };
+    let gateway =
+        Gateway { handler, observe: Arc::new(capture), registry: registry.clone(), config: Arc::new(gw_config) };
 
     let app = AppState {
         state: state.clone(),
         levels: levels.clone(),
-        commands: Arc::new(registry),
+        commands,
         log_store: log_store.clone(),
         tail,
         metrics: metrics.clone(),
         admin_token: token.clone().into(),
-        command_timeout: Duration::from_secs(args.call_timeout * (args.command_queue as u64 + 1))
-            .min(Duration::from_secs(args.call_timeout + 5)),
+        command_timeout,
         max_body_bytes: args.max_body_bytes,
+        ops: Arc::new(ops.into_ops(roles)),
     };
 
     let ocpp_listener = tokio::net::TcpListener::bind(args.ocpp_listen)
@@ -221,7 +363,8 @@ pub async fn start(args: ServeArgs) -> anyhow::Result<Running> {
         let config = security.listener.clone();
         crate::security::listener::spawn(listener, ocpp_router.clone(), tls, config, counters.clone(), shutdown.clone())
     };
-    let mut servers = vec![spawn_ocpp(ocpp_listener, None)];
+    // Only a gateway speaks OCPP; other roles let the port go.
+    let mut servers = if roles.gateway { vec![spawn_ocpp(ocpp_listener, None)] } else { Vec::new() };
     let mut ocpp_tls_addr = None;
     if let (Some(addr), Some(tls)) = (security.tls_listen(), security.tls.clone()) {
         let listener = tokio::net::TcpListener::bind(addr)
@@ -230,7 +373,8 @@ pub async fn start(args: ServeArgs) -> anyhow::Result<Running> {
         ocpp_tls_addr = Some(listener.local_addr()?);
         servers.push(spawn_ocpp(listener, Some(tls)));
     }
-    servers.push(spawn_http(http_listener, api::router(app), shutdown.clone()));
+    let http_router = if roles.api { api::router(app) } else { api::ops_router(app) };
+    servers.push(spawn_http(http_listener, http_router, shutdown.clone()));
     Ok(Running {
         ocpp_addr,
         ocpp_tls_addr,
@@ -244,6 +388,8 @@ pub async fn start(args: ServeArgs) -> anyhow::Result<Running> {
         tracker,
         servers,
         indexer,
+        publisher,
+        amqp: amqp.is_some(),
     })
 }
 
@@ -261,14 +407,24 @@ fn spawn_http(listener: tokio::net::TcpListener, router: axum::Router, shutdown:
 impl Running {
     /// Closes every charger connection (1001), stops the HTTP servers, then lets the log
     /// pipeline drain into the store.
-    pub async fn stop(self) {
+    pub async fn stop(self) -> StopReport {
         self.shutdown.cancel();
         self.tracker.close();
         let _ = tokio::time::timeout(Duration::from_secs(10), self.tracker.wait()).await;
         for s in self.servers {
             let _ = tokio::time::timeout(Duration::from_secs(10), s).await;
         }
-        let _ = tokio::time::timeout(Duration::from_secs(15), self.indexer).await;
+        let mut amqp_unsent = 0;
+        if let Some(p) = &self.publisher {
+            amqp_unsent = p.shutdown(Duration::from_secs(15)).await;
+        }
+        if self.amqp {
+            // Unacknowledged deliveries go back to the broker for the next indexer.
+            self.indexer.abort();
+        } else {
+            let _ = tokio::time::timeout(Duration::from_secs(15), self.indexer).await;
+        }
+        StopReport { pipeline: self.metrics.snapshot(), amqp: self.publisher.map(|p| p.stats()), amqp_unsent }
     }
 
     pub fn ocpp_url(&self) -> String {

@@ -38,7 +38,7 @@ struct Counters {
 }
 
 /// A snapshot of a publisher's counters.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
 pub struct PublisherStats {
     /// Records accepted and not yet confirmed (queued or in flight) — a gauge.
     pub buffered: u64,

@@ -39,8 +39,30 @@ pub struct AppState {
     pub admin_token: Arc<str>,
     /// Upper bound on how long a command call waits for the charger's answer.
     pub command_timeout: Duration,
-    /// Extra routes (the web UI) merged at the root.
+    /// Largest API request body.
     pub max_body_bytes: usize,
+    /// What this process runs and what it depends on, for `/health` and `/metrics`.
+    pub ops: Arc<Ops>,
+}
+
+/// Role-specific health and metrics (RabbitMQ counters, roles) added by the server.
+pub struct Ops {
+    pub roles: Vec<&'static str>,
+    /// Named dependency checks beyond the two stores: (name, healthy).
+    pub checks: Box<dyn Fn() -> Vec<(&'static str, bool)> + Send + Sync>,
+    /// Extra Prometheus text.
+    pub metrics: Box<dyn Fn() -> String + Send + Sync>,
+}
+
+impl Default for Ops {
+    fn default() -> Self {
+        Ops { roles: vec!["gateway", "indexer", "api"], checks: Box::new(Vec::new), metrics: Box::new(String::new) }
+    }
+}
+
+/// Only `/health` and `/metrics`: the HTTP side of a process without the `api` role.
+pub fn ops_router(app: AppState) -> Router {
+    Router::new().route("/health", get(health)).route("/metrics", get(metrics)).with_state(app)
 }
 
 pub fn router(app: AppState) -> Router {
@@ -79,11 +101,17 @@ pub fn router(app: AppState) -> Router {
 async fn health(State(app): State<AppState>) -> impl IntoResponse {
     let store = app.log_store.stats().await.is_ok();
     let state = app.state.run(|c| Ok(c.query_row("SELECT 1", [], |_| Ok(()))?)).await.is_ok();
-    let ok = store && state;
+    let mut checks = serde_json::json!({"state_store": state, "log_store": store});
+    let mut ok = store && state;
+    for (name, healthy) in (app.ops.checks)() {
+        checks[name] = healthy.into();
+        ok &= healthy;
+    }
     let code = if ok { axum::http::StatusCode::OK } else { axum::http::StatusCode::SERVICE_UNAVAILABLE };
     let body = serde_json::json!({
         "status": if ok { "ok" } else { "degraded" },
-        "checks": {"state_store": state, "log_store": store},
+        "roles": app.ops.roles,
+        "checks": checks,
         "version": env!("CARGO_PKG_VERSION"),
     });
     (code, Json(body))
@@ -91,6 +119,7 @@ async fn health(State(app): State<AppState>) -> impl IntoResponse {
 
 async fn metrics(State(app): State<AppState>) -> impl IntoResponse {
     let mut text = app.metrics.prometheus();
+    text.push_str(&(app.ops.metrics)());
     text.push_str(&format!(
         "# TYPE chargewatch_tail_subscribers gauge\nchargewatch_tail_subscribers {}\n",
         app.tail.receiver_count()
