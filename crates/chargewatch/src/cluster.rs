@@ -36,6 +36,10 @@ pub struct ClusterArgs {
     /// Without it the log store is embedded under --data-dir.
     #[arg(long, env = "CHARGEWATCH_DATABASE_URL", hide_env_values = true)]
     pub database_url: Option<String>,
+    /// Prefix of every RabbitMQ exchange and queue name (separates deployments sharing a
+    /// broker): `{prefix}.logs`, `{prefix}.logs.indexer`, `{prefix}.commands`, `{prefix}.levels`.
+    #[arg(long, env = "CHARGEWATCH_AMQP_PREFIX", default_value = "chargewatch")]
+    pub amqp_prefix: String,
     /// PostgreSQL schema of the log store.
     #[arg(long, env = "CHARGEWATCH_DATABASE_SCHEMA", default_value = "chargewatch")]
     pub database_schema: String,
@@ -79,6 +83,20 @@ impl Roles {
 }
 
 impl ClusterArgs {
+    /// The RabbitMQ configuration, when a broker is configured.
+    pub fn amqp_config(&self) -> Option<chargewatch_transport_amqp::AmqpConfig> {
+        let url = self.amqp_url.as_ref()?;
+        let p = &self.amqp_prefix;
+        Some(chargewatch_transport_amqp::AmqpConfig {
+            exchange: format!("{p}.logs"),
+            queue: format!("{p}.logs.indexer"),
+            command_exchange: format!("{p}.commands"),
+            levels_exchange: format!("{p}.levels"),
+            connection_name: p.clone(),
+            ..chargewatch_transport_amqp::AmqpConfig::with_url(url.clone())
+        })
+    }
+
     /// Checks that the roles can work with the transport and store given.
     pub fn validate(&self) -> anyhow::Result<Roles> {
         let roles = Roles::parse(&self.role)?;

@@ -254,7 +254,7 @@ pub async fn start(args: ServeArgs) -> anyhow::Result<Running> {
     let metrics = Arc::new(Metrics::default());
     let levels = Levels::new(args.default_log_level, levels::system_clock());
     load_levels(&state, &levels)?;
-    let amqp = args.cluster.amqp_url.as_ref().map(|u| AmqpConfig::with_url(u.clone()));
+    let amqp = args.cluster.amqp_config();
     if amqp.is_none() {
         // One process holds every connection: whatever the store says was connected is not.
         state.run_sync(|c| stations::clear_connected(c))?;
