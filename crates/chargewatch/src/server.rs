@@ -290,9 +290,9 @@ pub async fn start(args: ServeArgs) -> anyhow::Result<Running> {
     });
     let masker = Masker::new(secret_file(&args.data_dir.join("mask-key"))?);
     let capture = Capture::new(levels.clone(), transport, metrics.clone(), lookup, RingLimits::default(), masker);
-    capture.spawn_backfill();
 
     let shutdown = CancellationToken::new();
+    capture.spawn_backfill(shutdown.clone());
     let tracker = TaskTracker::new();
     let registry = Registry::default();
     // Charger security (security/): authentication, per-connection limits, TLS.
@@ -366,7 +366,7 @@ pub async fn start(args: ServeArgs) -> anyhow::Result<Running> {
     // Only a gateway speaks OCPP; other roles let the port go.
     let mut servers = if roles.gateway { vec![spawn_ocpp(ocpp_listener, None)] } else { Vec::new() };
     let mut ocpp_tls_addr = None;
-    if let (Some(addr), Some(tls)) = (security.tls_listen(), security.tls.clone()) {
+    if let (true, Some(addr), Some(tls)) = (roles.gateway, security.tls_listen(), security.tls.clone()) {
         let listener = tokio::net::TcpListener::bind(addr)
             .await
             .with_context(|| format!("binding the TLS OCPP endpoint to {addr}"))?;

@@ -83,13 +83,11 @@ impl CallHandler for Csms {
         let id = station_id.to_string();
         let p = payload.clone();
         let cfg = self.config.clone();
-        if action != Action::BootNotification {
-            if !self.is_registered(station_id).await? {
-                return Err(CallFailure::new(
-                    ErrorCode::SecurityError,
-                    "station is not registered: send BootNotification after an operator registers it",
-                ));
-            }
+        if action != Action::BootNotification && !self.is_registered(station_id).await? {
+            return Err(CallFailure::new(
+                ErrorCode::SecurityError,
+                "station is not registered: send BootNotification after an operator registers it",
+            ));
         }
         self.state
             .run(move |c| {

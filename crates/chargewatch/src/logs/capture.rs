@@ -104,6 +104,7 @@ impl Capture {
             let eff = c.levels.effective(&station);
             let kept = ring.lock().unwrap_or_else(|p| p.into_inner()).take_kept(eff.level);
             n += kept.len();
+            Metrics::add(&c.metrics.records_published, kept.len() as u64);
             for r in kept {
                 c.transport.publish(r);
             }
@@ -112,13 +113,21 @@ impl Capture {
         n
     }
 
-    /// Runs [`Capture::backfill`] whenever a level changes.
-    pub fn spawn_backfill(&self) -> tokio::task::JoinHandle<()> {
+    /// Runs [`Capture::backfill`] whenever a level changes, until `shutdown`.
+    pub fn spawn_backfill(&self, shutdown: tokio_util::sync::CancellationToken) -> tokio::task::JoinHandle<()> {
         let me = self.clone();
         let mut changes = self.inner.levels.subscribe();
         tokio::spawn(async move {
-            while changes.changed().await.is_ok() {
-                me.backfill();
+            loop {
+                tokio::select! {
+                    _ = shutdown.cancelled() => return,
+                    changed = changes.changed() => {
+                        if changed.is_err() {
+                            return;
+                        }
+                        me.backfill();
+                    }
+                }
             }
         })
     }
@@ -134,6 +143,7 @@ impl Capture {
             record.raw = c.masker.mask_frame(&record.raw);
         }
         if record.level <= eff.level {
+            Metrics::add(&c.metrics.records_published, 1);
             c.transport.publish(record);
         } else {
             Metrics::add(&c.metrics.records_filtered, 1);

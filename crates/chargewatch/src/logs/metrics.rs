@@ -38,7 +38,7 @@ counters! {
     records_captured: "log records built by the gateways",
     records_filtered: "frames the log level did not keep (held in the ring buffer)",
     records_backfilled: "ring-buffer records written after a level was raised",
-    records_published: "log records handed to the transport",
+    records_published: "log records handed to the transport (including those it then dropped)",
     records_dropped: "log records dropped because the transport queue was full",
     records_stored: "log records committed to the log store",
     store_errors: "failed log store batch writes (retried)",
