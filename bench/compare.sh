@@ -119,7 +119,7 @@ start_server() {
         taskset -c "$SERVER_CPU" "$BIN" serve \
             --ocpp-listen "127.0.0.1:$CW_OCPP_PORT" --http-listen "127.0.0.1:$CW_HTTP_PORT" \
             --data-dir "$WORK/cw-data" --admin-token "$TOKEN" \
-            --accept-unknown-stations --default-log-level debug \
+            --accept-unknown-stations --default-log-level debug --ocpp-frames-per-second 0 \
             --max-connections 200000 >"$WORK/server.log" 2>&1 &
         SERVER_PID=$!
         URL="ws://127.0.0.1:$CW_OCPP_PORT/ocpp"

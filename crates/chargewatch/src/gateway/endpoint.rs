@@ -161,7 +161,11 @@ async fn upgrade(
     let gw = gw.clone();
     let tracker = gw.config.tracker.clone();
     let info = connection::Admission { remote, profile, tls: tls.is_some() };
+    // Small buffers: tungstenite's defaults (128 KiB read buffer, zero-filled per
+    // connection) would cost ~137 KiB per idle charger.
     ws.protocols([SUBPROTOCOL])
+        .read_buffer_size(4 * 1024)
+        .write_buffer_size(4 * 1024)
         .max_message_size(gw.config.hard_message_bytes)
         .max_frame_size(gw.config.hard_message_bytes)
         .on_upgrade(move |socket| {

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# End-to-end throughput beyond one machine, on this machine: one gateway process and one
+# indexer process talking through the local RabbitMQ into the local PostgreSQL, under the
+# closed-loop load of `chargewatch simulate`. Prints records/s stored and frame-to-visible
+# (time from the end of the load until every record is stored).
+#
+#   bench/cluster.sh [STATIONS] [SECONDS]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+STATIONS=${1:-100}
+SECONDS_LOAD=${2:-20}
+cargo build --release -q -p chargewatch
+BIN=target/release/chargewatch
+RUN=$(date +%s)$$
+WORK=$(mktemp -d)
+DB=${CHARGEWATCH_TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/test}
+COMMON=(--amqp-url amqp://guest:guest@127.0.0.1:5672/%2f --amqp-prefix "cwbench-$RUN"
+        --database-url "$DB" --database-schema "cwbench_$RUN" --data-dir "$WORK" --admin-token bench-token-123
+        --accept-unknown-stations --default-log-level debug --ocpp-frames-per-second 0)
+RUST_LOG=warn "$BIN" serve --role indexer "${COMMON[@]}" --http-listen 127.0.0.1:18391 --ocpp-listen 127.0.0.1:18392 >"$WORK/indexer.log" &
+IDX=$!
+sleep 2
+RUST_LOG=warn "$BIN" serve --role gateway "${COMMON[@]}" --http-listen 127.0.0.1:18393 --ocpp-listen 127.0.0.1:18394 >"$WORK/gateway.log" &
+GW=$!
+trap 'kill $IDX $GW 2>/dev/null || true; psql "$DB" -qc "DROP SCHEMA IF EXISTS cwbench_$RUN CASCADE" >/dev/null 2>&1 || true; rm -rf "$WORK"' EXIT
+for _ in $(seq 100); do curl -sf http://127.0.0.1:18393/health >/dev/null && break; sleep 0.2; done
+count() { psql "$DB" -Atqc "SELECT count(*) FROM cwbench_$RUN.log" 2>/dev/null || echo 0; }
+"$BIN" simulate --closed-loop -n "$STATIONS" --duration "$SECONDS_LOAD" --url ws://127.0.0.1:18394/ocpp --id-prefix BENCH- | tail -3
+END=$(date +%s.%N)
+kill -TERM $GW; wait $GW || true
+PUBLISHED=$(grep -o '"records_published":[0-9]*' "$WORK/gateway.log" | cut -d: -f2)
+for _ in $(seq 600); do
+    N=$(count)
+    [ "$N" -ge "$PUBLISHED" ] && break
+    sleep 0.2
+done
+DONE=$(date +%s.%N)
+echo "published=$PUBLISHED stored=$N drain_after_load_s=$(echo "$DONE - $END" | bc)"
+echo "records/s end to end: $(echo "$N / ($SECONDS_LOAD + $DONE - $END)" | bc)"
