@@ -10,8 +10,8 @@
 //! dropped at the end unless `--keep`; `--records 0 --schema S` reruns the queries on
 //! a kept schema), `--no-trigram`, `--no-analyze` (skip `ANALYZE` before the queries).
 
-use chargewatch_logstore::fleet::{station_name, Fleet, FleetConfig, Rng, FAULTS, RPC_ERRORS, STATUSES};
-use chargewatch_logstore::{Direction, LogQuery, LogStore};
+use chargewatch_logstore::fleet::{Fleet, FleetConfig, Rng};
+use chargewatch_logstore::LogStore;
 use chargewatch_logstore_postgres::{PgLogStore, PgOptions};
 use chrono::TimeDelta;
 use std::sync::Arc;
@@ -201,129 +201,9 @@ async fn main() {
     }
 
     // First-page latency of each filter, varied values (same mix as logbench).
+    let filters = chargewatch_logstore::fleet::query_mix(cfg.start, cfg.span, args.sites as u64, args.stations as u64);
     let mut rng = Rng::new(77);
-    let span_ms = cfg.span.num_milliseconds();
-    let actions = [
-        "MeterValues",
-        "Heartbeat",
-        "StatusNotification",
-        "Authorize",
-        "StartTransaction",
-        "StopTransaction",
-        "RemoteStartTransaction",
-        "DataTransfer",
-        "BootNotification",
-        "Connected",
-        "Disconnected",
-    ];
-    let statuses: Vec<&str> = STATUSES.iter().chain(["Accepted", "Invalid", "Rejected"].iter()).copied().collect();
-    let errors: Vec<&str> = FAULTS.iter().chain(RPC_ERRORS.iter()).chain(["NoError"].iter()).copied().collect();
-    let terms = [
-        "Faulted",
-        "groundfailure",
-        "SoC",
-        "Model-3",
-        "ping timeout",
-        "EVDisconnected",
-        "Current.Import",
-        "vendor2",
-        "connectorId must be",
-        "Percent",
-    ];
-    type Make<'a> = Box<dyn Fn(&mut Rng) -> LogQuery + 'a>;
-    let at = |rng: &mut Rng| cfg.start + TimeDelta::milliseconds(rng.below(span_ms as u64) as i64);
-    let filters: Vec<(&str, Make)> = vec![
-        ("no filter", Box::new(|_| LogQuery::default())),
-        (
-            "site_id",
-            Box::new(|r| LogQuery {
-                site_ids: Some(vec![format!("site-{:03}", r.below(args.sites as u64))]),
-                ..LogQuery::default()
-            }),
-        ),
-        (
-            "site_ids (10 sites)",
-            Box::new(|r| LogQuery {
-                site_ids: Some((0..10).map(|_| format!("site-{:03}", r.below(args.sites as u64))).collect()),
-                ..LogQuery::default()
-            }),
-        ),
-        (
-            "station_id",
-            Box::new(|r| LogQuery {
-                station_id: Some(station_name(r.below(args.stations as u64) as usize)),
-                ..LogQuery::default()
-            }),
-        ),
-        (
-            "connector_id + station_id",
-            Box::new(|r| LogQuery {
-                station_id: Some(station_name(r.below(args.stations as u64) as usize)),
-                connector_id: Some(1 + r.below(2) as i64),
-                ..LogQuery::default()
-            }),
-        ),
-        ("action", Box::new(|r| LogQuery { actions: vec![r.pick(&actions).to_string()], ..LogQuery::default() })),
-        (
-            "action (2 actions)",
-            Box::new(|r| LogQuery {
-                actions: vec![r.pick(&actions).to_string(), r.pick(&actions).to_string()],
-                ..LogQuery::default()
-            }),
-        ),
-        ("status", Box::new(|r| LogQuery { status: Some(r.pick(&statuses).to_string()), ..LogQuery::default() })),
-        ("error_code", Box::new(|r| LogQuery { error_code: Some(r.pick(&errors).to_string()), ..LogQuery::default() })),
-        (
-            "direction",
-            Box::new(|r| LogQuery {
-                direction: Some(if r.chance(0.5) { Direction::In } else { Direction::Out }),
-                ..LogQuery::default()
-            }),
-        ),
-        (
-            "message_type",
-            Box::new(|r| LogQuery {
-                message_type: Some(r.pick(&["CALL", "CALLRESULT", "CALLERROR", "EVENT"]).to_string()),
-                ..LogQuery::default()
-            }),
-        ),
-        (
-            "from/to (1 h window)",
-            Box::new(|r| {
-                let to = at(r);
-                LogQuery { from: Some(to - TimeDelta::hours(1)), to: Some(to), ..LogQuery::default() }
-            }),
-        ),
-        (
-            "site_id + action + from/to",
-            Box::new(|r| {
-                let to = at(r);
-                LogQuery {
-                    site_ids: Some(vec![format!("site-{:03}", r.below(args.sites as u64))]),
-                    actions: vec![r.pick(&actions).to_string()],
-                    from: Some(to - TimeDelta::hours(6)),
-                    to: Some(to),
-                    ..LogQuery::default()
-                }
-            }),
-        ),
-        ("q (substring)", Box::new(|r| LogQuery { q: Some(r.pick(&terms).to_string()), ..LogQuery::default() })),
-        (
-            "q rare (idTag) + station_id",
-            Box::new(|r| LogQuery {
-                q: Some(format!("04{:08X}", r.below(5000) * 2_654_435 % 0xFFFF_FFFF)),
-                station_id: Some(station_name(r.below(args.stations as u64) as usize)),
-                ..LogQuery::default()
-            }),
-        ),
-        (
-            "q rare (idTag)",
-            Box::new(|r| LogQuery {
-                q: Some(format!("04{:08X}", r.below(5000) * 2_654_435 % 0xFFFF_FFFF)),
-                ..LogQuery::default()
-            }),
-        ),
-    ];
+
     println!("\n## First page (limit 50, newest first), {} queries per filter\n", args.queries);
     println!("| filter | p50 ms | p99 ms | max ms | mean rows |\n|---|---|---|---|---|");
     for (name, make) in &filters {

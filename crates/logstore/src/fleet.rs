@@ -437,3 +437,138 @@ impl Iterator for Fleet {
         self.pending.pop()
     }
 }
+
+/// Makes one query of a benchmark's filter mix.
+pub type QueryMaker = Box<dyn Fn(&mut Rng) -> crate::LogQuery>;
+
+/// The first-page benchmark's filters, each making varied queries over a fleet of `sites`
+/// sites and `stations` stations whose records start at `start` and span `span` (shared by
+/// the embedded and PostgreSQL store benchmarks).
+pub fn query_mix(start: DateTime<Utc>, span: TimeDelta, sites: u64, stations: u64) -> Vec<(&'static str, QueryMaker)> {
+    use crate::{Direction, LogQuery};
+    let span_ms = span.num_milliseconds();
+    let actions = [
+        "MeterValues",
+        "Heartbeat",
+        "StatusNotification",
+        "Authorize",
+        "StartTransaction",
+        "StopTransaction",
+        "RemoteStartTransaction",
+        "DataTransfer",
+        "BootNotification",
+        "Connected",
+        "Disconnected",
+    ];
+    let statuses: Vec<&'static str> =
+        STATUSES.iter().chain(["Accepted", "Invalid", "Rejected"].iter()).copied().collect();
+    let errors: Vec<&'static str> = FAULTS.iter().chain(RPC_ERRORS.iter()).chain(["NoError"].iter()).copied().collect();
+    let terms = [
+        "Faulted",
+        "groundfailure",
+        "SoC",
+        "Model-3",
+        "ping timeout",
+        "EVDisconnected",
+        "Current.Import",
+        "vendor2",
+        "connectorId must be",
+        "Percent",
+    ];
+    let at = move |rng: &mut Rng| start + TimeDelta::milliseconds(rng.below(span_ms as u64) as i64);
+    vec![
+        ("no filter", Box::new(move |_| LogQuery::default())),
+        (
+            "site_id",
+            Box::new(move |r| LogQuery {
+                site_ids: Some(vec![format!("site-{:03}", r.below(sites))]),
+                ..LogQuery::default()
+            }),
+        ),
+        (
+            "site_ids (10 sites)",
+            Box::new(move |r| LogQuery {
+                site_ids: Some((0..10).map(|_| format!("site-{:03}", r.below(sites))).collect()),
+                ..LogQuery::default()
+            }),
+        ),
+        (
+            "station_id",
+            Box::new(move |r| LogQuery {
+                station_id: Some(station_name(r.below(stations) as usize)),
+                ..LogQuery::default()
+            }),
+        ),
+        (
+            "connector_id + station_id",
+            Box::new(move |r| LogQuery {
+                station_id: Some(station_name(r.below(stations) as usize)),
+                connector_id: Some(1 + r.below(2) as i64),
+                ..LogQuery::default()
+            }),
+        ),
+        ("action", Box::new(move |r| LogQuery { actions: vec![r.pick(&actions).to_string()], ..LogQuery::default() })),
+        (
+            "action (2 actions)",
+            Box::new(move |r| LogQuery {
+                actions: vec![r.pick(&actions).to_string(), r.pick(&actions).to_string()],
+                ..LogQuery::default()
+            }),
+        ),
+        ("status", Box::new(move |r| LogQuery { status: Some(r.pick(&statuses).to_string()), ..LogQuery::default() })),
+        (
+            "error_code",
+            Box::new(move |r| LogQuery { error_code: Some(r.pick(&errors).to_string()), ..LogQuery::default() }),
+        ),
+        (
+            "direction",
+            Box::new(move |r| LogQuery {
+                direction: Some(if r.chance(0.5) { Direction::In } else { Direction::Out }),
+                ..LogQuery::default()
+            }),
+        ),
+        (
+            "message_type",
+            Box::new(move |r| LogQuery {
+                message_type: Some(r.pick(&["CALL", "CALLRESULT", "CALLERROR", "EVENT"]).to_string()),
+                ..LogQuery::default()
+            }),
+        ),
+        (
+            "from/to (1 h window)",
+            Box::new(move |r| {
+                let to = at(r);
+                LogQuery { from: Some(to - TimeDelta::hours(1)), to: Some(to), ..LogQuery::default() }
+            }),
+        ),
+        (
+            "site_id + action + from/to",
+            Box::new(move |r| {
+                let to = at(r);
+                LogQuery {
+                    site_ids: Some(vec![format!("site-{:03}", r.below(sites))]),
+                    actions: vec![r.pick(&actions).to_string()],
+                    from: Some(to - TimeDelta::hours(6)),
+                    to: Some(to),
+                    ..LogQuery::default()
+                }
+            }),
+        ),
+        ("q (substring)", Box::new(move |r| LogQuery { q: Some(r.pick(&terms).to_string()), ..LogQuery::default() })),
+        (
+            "q rare (idTag) + station_id",
+            Box::new(move |r| LogQuery {
+                q: Some(format!("04{:08X}", r.below(5000) * 2_654_435 % 0xFFFF_FFFF)),
+                station_id: Some(station_name(r.below(stations) as usize)),
+                ..LogQuery::default()
+            }),
+        ),
+        (
+            "q rare (idTag)",
+            Box::new(move |r| LogQuery {
+                q: Some(format!("04{:08X}", r.below(5000) * 2_654_435 % 0xFFFF_FFFF)),
+                ..LogQuery::default()
+            }),
+        ),
+    ]
+}
