@@ -237,6 +237,37 @@ fn amqp_publisher_metrics(s: &chargewatch_transport_amqp::PublisherStats) -> Str
     out
 }
 
+fn security_metrics(
+    auth: &crate::security::auth::AuthCounters,
+    l: &crate::security::listener::ListenerCounters,
+) -> String {
+    use std::sync::atomic::Ordering::Relaxed;
+    let mut out = counter("charger_auth_accepted", "charger connections authenticated", auth.accepted.load(Relaxed));
+    out += &counter(
+        "charger_auth_refused",
+        "charger connections refused (bad or missing credentials)",
+        auth.refused.load(Relaxed),
+    );
+    out += &counter(
+        "charger_auth_rate_limited",
+        "charger connections refused by the failed-attempt limit",
+        auth.rate_limited.load(Relaxed),
+    );
+    out += &counter("ocpp_accepted", "TCP connections accepted on the OCPP listeners", l.accepted.load(Relaxed));
+    out += &counter(
+        "ocpp_handshake_timeouts",
+        "connections dropped for not finishing the handshake in time",
+        l.handshake_timeouts.load(Relaxed),
+    );
+    out += &counter("ocpp_tls_failures", "failed TLS handshakes", l.tls_failures.load(Relaxed));
+    out += &counter(
+        "ocpp_over_handshake_limit",
+        "connections refused over the handshakes-in-flight limit",
+        l.over_handshake_limit.load(Relaxed),
+    );
+    out
+}
+
 fn amqp_source_metrics(s: &chargewatch_transport_amqp::SourceStats) -> String {
     let mut out = counter("amqp_received", "records received by the indexer", s.received);
     out += &counter("amqp_redelivered", "records the broker redelivered", s.redelivered);
@@ -297,6 +328,9 @@ pub async fn start(args: ServeArgs) -> anyhow::Result<Running> {
     let registry = Registry::default();
     // Charger security (security/): authentication, per-connection limits, TLS.
     let security = crate::security::Security::from_args(&args.security, state.clone())?;
+    let counters = Arc::new(crate::security::listener::ListenerCounters::default());
+    let (auth, listen) = (security.auth.clone(), counters.clone());
+    ops.metrics.push(Box::new(move || security_metrics(&auth.counters, &listen)));
     let mut gw_config = GatewayConfig {
         max_frame_bytes: args.max_frame_bytes as usize,
         hard_message_bytes: (args.max_frame_bytes as usize * 16).max(1024 * 1024),
@@ -358,7 +392,6 @@ pub async fn start(args: ServeArgs) -> anyhow::Result<Running> {
     // The OCPP endpoint: plain ws on --ocpp-listen, wss on --ocpp-tls-listen, both through
     // security::listener (handshake deadline, TLS client certificates).
     let ocpp_router = gateway::router(gateway);
-    let counters = Arc::new(crate::security::listener::ListenerCounters::default());
     let spawn_ocpp = |listener, tls| {
         let config = security.listener.clone();
         crate::security::listener::spawn(listener, ocpp_router.clone(), tls, config, counters.clone(), shutdown.clone())

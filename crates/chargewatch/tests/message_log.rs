@@ -276,5 +276,9 @@ async fn api_errors_are_json_and_need_the_token() {
     assert_eq!(health["status"], "ok");
     let metrics = api.http.get(format!("{}/metrics", api.base)).send().await.unwrap().text().await.unwrap();
     assert!(metrics.contains("chargewatch_records_dropped 0"));
+    assert!(
+        metrics.contains("chargewatch_charger_auth_refused 0")
+            && metrics.contains("chargewatch_ocpp_handshake_timeouts 0")
+    );
     s.stop().await;
 }
