@@ -248,6 +248,13 @@ mod tests {
     }
 
     #[test]
+    fn large_numbers_survive_a_round_trip() {
+        // Found by fuzzing: without correctly rounded float parsing this changed the number.
+        let f = Frame::decode(r#"[3,"5",{"interval":30188888884444444444444}]"#).unwrap();
+        assert_eq!(Frame::decode(&f.encode()).unwrap(), f);
+    }
+
+    #[test]
     fn bad_frames_get_the_right_code_and_keep_the_id() {
         let cases: &[(&str, ErrorCode, Option<&str>)] = &[
             ("not json", ErrorCode::FormationViolation, None),
