@@ -154,6 +154,23 @@ fn run_group(c: &mut Connection, group: Vec<Job>) -> (bool, Vec<Deliver>) {
     (committed, out)
 }
 
+/// A stored millisecond timestamp as a time.
+pub(crate) fn ts(v: Option<i64>) -> Option<chrono::DateTime<chrono::Utc>> {
+    v.and_then(chrono::DateTime::from_timestamp_millis)
+}
+
+/// Every row of a (cached) query, each turned into a `T` by `row`.
+pub(crate) fn rows<T, P: rusqlite::Params>(
+    c: &Connection,
+    sql: &str,
+    params: P,
+    row: impl FnMut(&rusqlite::Row) -> rusqlite::Result<T>,
+) -> Result<Vec<T>> {
+    let mut st = c.prepare_cached(sql)?;
+    let out = st.query_map(params, row)?.collect::<rusqlite::Result<_>>()?;
+    Ok(out)
+}
+
 pub(crate) fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
 }

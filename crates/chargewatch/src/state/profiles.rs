@@ -38,7 +38,7 @@
 //!   the latest schedule per connector.
 //! - **Remote Trigger.** Every TriggerMessage answer is kept (message, connector, status).
 
-use super::{now_ms, Result, StateError};
+use super::{now_ms, rows, ts, Result, StateError};
 use chargewatch_ocpp::Action;
 use chrono::{DateTime, SecondsFormat, Utc};
 use rusqlite::{params, Connection, OptionalExtension};
@@ -67,10 +67,6 @@ fn parse_time(t: &str) -> Option<DateTime<Utc>> {
 
 fn time_ms(p: &Value, key: &str) -> Option<i64> {
     s(p, key).and_then(parse_time).map(|t| t.timestamp_millis())
-}
-
-fn ts(v: Option<i64>) -> Option<DateTime<Utc>> {
-    v.and_then(DateTime::from_timestamp_millis)
 }
 
 fn ts0(v: i64) -> DateTime<Utc> {
@@ -501,12 +497,12 @@ pub struct ConfigKey {
 }
 
 pub fn configuration(c: &Connection, station_id: &str) -> Result<Vec<ConfigKey>> {
-    let mut st = c.prepare_cached(
+    rows(
+        c,
         "SELECT key, value, readonly, known, source, change_status, updated_at FROM station_config
          WHERE station_id=?1 ORDER BY key COLLATE NOCASE",
-    )?;
-    let rows = st
-        .query_map([station_id], |r| {
+        [station_id],
+        |r| {
             Ok(ConfigKey {
                 key: r.get(0)?,
                 value: r.get(1)?,
@@ -516,9 +512,8 @@ pub fn configuration(c: &Connection, station_id: &str) -> Result<Vec<ConfigKey>>
                 change_status: r.get(5)?,
                 updated_at: ts0(r.get(6)?),
             })
-        })?
-        .collect::<rusqlite::Result<_>>()?;
-    Ok(rows)
+        },
+    )
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -534,15 +529,9 @@ pub struct Availability {
 }
 
 pub fn availability(c: &Connection, station_id: &str) -> Result<Vec<Availability>> {
-    let mut st = c.prepare_cached(
-        "SELECT connector_id, type, status, updated_at FROM connector_availability WHERE station_id=?1 ORDER BY connector_id",
-    )?;
-    let rows = st
-        .query_map([station_id], |r| {
+    rows(c, "SELECT connector_id, type, status, updated_at FROM connector_availability WHERE station_id=?1 ORDER BY connector_id", [station_id], |r| {
             Ok(Availability { connector_id: r.get(0)?, kind: r.get(1)?, status: r.get(2)?, updated_at: ts0(r.get(3)?) })
-        })?
-        .collect::<rusqlite::Result<_>>()?;
-    Ok(rows)
+        })
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -564,12 +553,12 @@ pub struct FirmwareJob {
 }
 
 pub fn firmware_jobs(c: &Connection, station_id: &str, limit: usize) -> Result<Vec<FirmwareJob>> {
-    let mut st = c.prepare_cached(
+    rows(
+        c,
         "SELECT id, station_id, location, retrieve_date, retries, retry_interval, status, history, created_at,
          updated_at, finished_at FROM firmware_jobs WHERE station_id=?1 ORDER BY id DESC LIMIT ?2",
-    )?;
-    let rows = st
-        .query_map(params![station_id, limit as i64], |r| {
+        params![station_id, limit as i64],
+        |r| {
             let finished_at: Option<i64> = r.get(10)?;
             Ok(FirmwareJob {
                 id: r.get(0)?,
@@ -585,9 +574,8 @@ pub fn firmware_jobs(c: &Connection, station_id: &str, limit: usize) -> Result<V
                 updated_at: ts0(r.get(9)?),
                 finished_at: ts(finished_at),
             })
-        })?
-        .collect::<rusqlite::Result<_>>()?;
-    Ok(rows)
+        },
+    )
 }
 
 /// A file a station uploaded for a diagnostics job (without its bytes).
@@ -638,15 +626,15 @@ fn diagnostics_file_from(station_id: &str, r: &rusqlite::Row, at: usize) -> rusq
 }
 
 pub fn diagnostics_jobs(c: &Connection, station_id: &str, limit: usize) -> Result<Vec<DiagnosticsJob>> {
-    let mut st = c.prepare_cached(
+    rows(
+        c,
         "SELECT j.id, j.station_id, j.location, j.file_name, j.start_time, j.stop_time, j.status, j.history,
          j.created_at, j.updated_at, j.finished_at,
          f.job_id, f.file_name, f.content_type, f.size, f.sha256, f.received_at
          FROM diagnostics_jobs j LEFT JOIN diagnostics_files f ON f.job_id = j.id
          WHERE j.station_id=?1 ORDER BY j.id DESC LIMIT ?2",
-    )?;
-    let rows = st
-        .query_map(params![station_id, limit as i64], |r| {
+        params![station_id, limit as i64],
+        |r| {
             let finished_at: Option<i64> = r.get(10)?;
             Ok(DiagnosticsJob {
                 id: r.get(0)?,
@@ -663,9 +651,8 @@ pub fn diagnostics_jobs(c: &Connection, station_id: &str, limit: usize) -> Resul
                 finished_at: ts(finished_at),
                 file: diagnostics_file_from(station_id, r, 11)?,
             })
-        })?
-        .collect::<rusqlite::Result<_>>()?;
-    Ok(rows)
+        },
+    )
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -799,13 +786,13 @@ pub struct StoredChargingProfile {
 }
 
 pub fn charging_profiles(c: &Connection, station_id: &str) -> Result<Vec<StoredChargingProfile>> {
-    let mut st = c.prepare_cached(
+    rows(
+        c,
         "SELECT charging_profile_id, connector_id, stack_level, purpose, kind, transaction_id, valid_from, valid_to,
          profile, set_at FROM charging_profiles WHERE station_id=?1
          ORDER BY connector_id, purpose, stack_level DESC, charging_profile_id",
-    )?;
-    let rows = st
-        .query_map([station_id], |r| {
+        [station_id],
+        |r| {
             Ok(StoredChargingProfile {
                 charging_profile_id: r.get(0)?,
                 connector_id: r.get(1)?,
@@ -818,9 +805,8 @@ pub fn charging_profiles(c: &Connection, station_id: &str) -> Result<Vec<StoredC
                 profile: json_col(r.get(8)?),
                 set_at: ts0(r.get(9)?),
             })
-        })?
-        .collect::<rusqlite::Result<_>>()?;
-    Ok(rows)
+        },
+    )
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -836,12 +822,12 @@ pub struct CompositeSchedule {
 }
 
 pub fn composite_schedules(c: &Connection, station_id: &str) -> Result<Vec<CompositeSchedule>> {
-    let mut st = c.prepare_cached(
+    rows(
+        c,
         "SELECT connector_id, duration, charging_rate_unit, schedule_start, charging_schedule, received_at
          FROM composite_schedules WHERE station_id=?1 ORDER BY connector_id",
-    )?;
-    let rows = st
-        .query_map([station_id], |r| {
+        [station_id],
+        |r| {
             Ok(CompositeSchedule {
                 connector_id: r.get(0)?,
                 duration: r.get(1)?,
@@ -850,9 +836,8 @@ pub fn composite_schedules(c: &Connection, station_id: &str) -> Result<Vec<Compo
                 charging_schedule: json_col(r.get(4)?),
                 received_at: ts0(r.get(5)?),
             })
-        })?
-        .collect::<rusqlite::Result<_>>()?;
-    Ok(rows)
+        },
+    )
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -867,12 +852,12 @@ pub struct TriggerResult {
 
 /// TriggerMessage results, newest first.
 pub fn triggers(c: &Connection, station_id: &str, limit: usize) -> Result<Vec<TriggerResult>> {
-    let mut st = c.prepare_cached(
+    rows(
+        c,
         "SELECT id, requested_message, connector_id, status, at FROM trigger_results WHERE station_id=?1
          ORDER BY id DESC LIMIT ?2",
-    )?;
-    let rows = st
-        .query_map(params![station_id, limit as i64], |r| {
+        params![station_id, limit as i64],
+        |r| {
             Ok(TriggerResult {
                 id: r.get(0)?,
                 requested_message: r.get(1)?,
@@ -880,9 +865,8 @@ pub fn triggers(c: &Connection, station_id: &str, limit: usize) -> Result<Vec<Tr
                 status: r.get(3)?,
                 at: ts0(r.get(4)?),
             })
-        })?
-        .collect::<rusqlite::Result<_>>()?;
-    Ok(rows)
+        },
+    )
 }
 
 /// Everything above for one station.
@@ -1074,11 +1058,14 @@ pub fn put_firmware_file(
 /// Firmware files without their bytes; when `client_id` is given, that client's and the
 /// admin's (which every operator may use).
 pub fn list_firmware_files(c: &Connection, client_id: Option<&str>) -> Result<Vec<FirmwareFile>> {
-    let mut st = c.prepare_cached(&format!(
+    rows(
+        c,
+        &format!(
         "SELECT {FIRMWARE_COLS} FROM firmware_files WHERE ?1 IS NULL OR client_id=?1 OR client_id IS NULL ORDER BY name"
-    ))?;
-    let rows = st.query_map([client_id], firmware_from)?.collect::<rusqlite::Result<_>>()?;
-    Ok(rows)
+    ),
+        [client_id],
+        firmware_from,
+    )
 }
 
 /// A firmware file with its bytes.

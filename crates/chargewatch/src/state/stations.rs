@@ -1,6 +1,6 @@
 //! Charging stations: registration, boot information, connection facts and connectors.
 
-use super::{now_ms, Result, StateError};
+use super::{now_ms, rows, ts, Result, StateError};
 use chargewatch_logstore::LogLevel;
 use chrono::{DateTime, Utc};
 use rusqlite::{params, Connection, OptionalExtension, Row};
@@ -55,10 +55,6 @@ pub struct StationUpdate {
     pub imsi: Option<String>,
     pub meter_type: Option<String>,
     pub meter_serial_number: Option<String>,
-}
-
-fn ts(v: Option<i64>) -> Option<DateTime<Utc>> {
-    v.and_then(DateTime::from_timestamp_millis)
 }
 
 const COLS: &str = "id, site_id, registered, vendor, model, serial_number, firmware_version, iccid, imsi, \
@@ -117,12 +113,12 @@ pub fn list(c: &Connection) -> Result<Vec<Station>> {
 }
 
 fn connectors(c: &Connection, id: &str) -> Result<Vec<ConnectorState>> {
-    let mut st = c.prepare_cached(
+    rows(
+        c,
         "SELECT connector_id, status, error_code, info, vendor_id, vendor_error_code, status_timestamp \
          FROM connectors WHERE station_id = ?1 ORDER BY connector_id",
-    )?;
-    let rows = st
-        .query_map([id], |r| {
+        [id],
+        |r| {
             Ok(ConnectorState {
                 connector_id: r.get(0)?,
                 status: r.get(1)?,
@@ -132,9 +128,8 @@ fn connectors(c: &Connection, id: &str) -> Result<Vec<ConnectorState>> {
                 vendor_error_code: r.get(5)?,
                 timestamp: ts(r.get(6)?),
             })
-        })?
-        .collect::<rusqlite::Result<_>>()?;
-    Ok(rows)
+        },
+    )
 }
 
 /// Registers a station (or moves it) to a site, `None` = no site.
@@ -234,20 +229,19 @@ pub struct StatusChange {
 }
 
 pub fn status_history(c: &Connection, id: &str, since: DateTime<Utc>) -> Result<Vec<StatusChange>> {
-    let mut st = c.prepare_cached(
+    rows(
+        c,
         "SELECT connector_id, status, error_code, at FROM status_history WHERE station_id=?1 AND at>=?2 ORDER BY at",
-    )?;
-    let rows = st
-        .query_map(params![id, since.timestamp_millis()], |r| {
+        params![id, since.timestamp_millis()],
+        |r| {
             Ok(StatusChange {
                 connector_id: r.get(0)?,
                 status: r.get(1)?,
                 error_code: r.get(2)?,
                 at: ts(r.get(3)?).unwrap_or_default(),
             })
-        })?
-        .collect::<rusqlite::Result<_>>()?;
-    Ok(rows)
+        },
+    )
 }
 
 pub fn record_diagnostics_status(c: &Connection, id: &str, status: &str) -> Result<()> {

@@ -1,6 +1,6 @@
 //! Id tags, transactions and meter values.
 
-use super::{now_ms, Result, StateError};
+use super::{now_ms, rows, ts, Result, StateError};
 use chrono::{DateTime, Utc};
 use rusqlite::{params, Connection, OptionalExtension, Row};
 use serde::{Deserialize, Serialize};
@@ -23,10 +23,6 @@ pub struct TagVerdict {
 }
 
 pub const TAG_STATUSES: [&str; 4] = ["Accepted", "Blocked", "Expired", "Invalid"];
-
-fn ts(v: Option<i64>) -> Option<DateTime<Utc>> {
-    v.and_then(DateTime::from_timestamp_millis)
-}
 
 pub fn put_id_tag(c: &Connection, tag: &IdTag) -> Result<IdTag> {
     if !TAG_STATUSES.contains(&tag.status.as_str()) {
@@ -225,11 +221,7 @@ pub struct MeterValueRow {
 }
 
 pub fn meter_values_of_transaction(c: &Connection, transaction_id: i64) -> Result<Vec<MeterValueRow>> {
-    let mut st = c.prepare_cached(
-        "SELECT connector_id, transaction_id, timestamp, sampled_value FROM meter_values WHERE transaction_id=?1 ORDER BY timestamp",
-    )?;
-    let rows = st
-        .query_map([transaction_id], |r| {
+    rows(c, "SELECT connector_id, transaction_id, timestamp, sampled_value FROM meter_values WHERE transaction_id=?1 ORDER BY timestamp", [transaction_id], |r| {
             let sv: String = r.get(3)?;
             Ok(MeterValueRow {
                 connector_id: r.get(0)?,
@@ -237,9 +229,7 @@ pub fn meter_values_of_transaction(c: &Connection, transaction_id: i64) -> Resul
                 timestamp: ts(r.get(2)?).unwrap_or_default(),
                 sampled_value: serde_json::from_str(&sv).unwrap_or_default(),
             })
-        })?
-        .collect::<rusqlite::Result<_>>()?;
-    Ok(rows)
+        })
 }
 
 pub fn record_data_transfer(
