@@ -10,7 +10,7 @@
 //! dropped at the end unless `--keep`; `--records 0 --schema S` reruns the queries on
 //! a kept schema), `--no-trigram`, `--no-analyze` (skip `ANALYZE` before the queries).
 
-use chargewatch_logstore::fleet::{Fleet, FleetConfig, Rng};
+use chargewatch_logstore::fleet::{generate_batches, FleetConfig, Rng};
 use chargewatch_logstore::LogStore;
 use chargewatch_logstore_postgres::{PgLogStore, PgOptions};
 use chrono::TimeDelta;
@@ -124,20 +124,8 @@ async fn main() {
     let (tx, rx) = tokio::sync::mpsc::channel::<Vec<_>>(8);
     let gen_cfg = cfg.clone();
     let (records, batch) = (args.records as usize, args.batch);
-    let generator = std::thread::spawn(move || {
-        let mut fleet = Fleet::new(gen_cfg);
-        let mut left = records;
-        let mut raw_bytes = 0u64;
-        while left > 0 {
-            let b: Vec<_> = fleet.by_ref().take(batch.min(left)).collect();
-            raw_bytes += b.iter().map(|r| r.raw.len() as u64).sum::<u64>();
-            left -= b.len();
-            if tx.blocking_send(b).is_err() {
-                break;
-            }
-        }
-        raw_bytes
-    });
+    let generator =
+        std::thread::spawn(move || generate_batches(gen_cfg, records, batch, |b| tx.blocking_send(b).is_ok()));
     let rx = Arc::new(tokio::sync::Mutex::new(rx));
     let wall = Instant::now();
     let mut writers = Vec::new();

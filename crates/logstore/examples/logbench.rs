@@ -6,7 +6,7 @@
 //! `--stations N` (1000), `--sites N` (50), `--days N` (3), `--dir PATH` (a fresh temp
 //! dir, deleted at the end unless `--keep`), `--zstd-level N` (3).
 
-use chargewatch_logstore::fleet::{Fleet, FleetConfig, Rng};
+use chargewatch_logstore::fleet::{generate_batches, FleetConfig, Rng};
 use chargewatch_logstore::{SqliteLogStore, SqliteOptions};
 use chrono::TimeDelta;
 use std::path::PathBuf;
@@ -99,20 +99,7 @@ fn main() {
     let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<_>>(8);
     let gen_cfg = cfg.clone();
     let (records, batch) = (args.records as usize, args.batch);
-    let generator = std::thread::spawn(move || {
-        let mut fleet = Fleet::new(gen_cfg);
-        let mut left = records;
-        let mut raw_bytes = 0u64;
-        while left > 0 {
-            let b: Vec<_> = fleet.by_ref().take(batch.min(left)).collect();
-            raw_bytes += b.iter().map(|r| r.raw.len() as u64).sum::<u64>();
-            left -= b.len();
-            if tx.send(b).is_err() {
-                break;
-            }
-        }
-        raw_bytes
-    });
+    let generator = std::thread::spawn(move || generate_batches(gen_cfg, records, batch, |b| tx.send(b).is_ok()));
     let wall = Instant::now();
     let mut in_store = Duration::ZERO;
     let mut appended = 0u64;

@@ -572,3 +572,25 @@ pub fn query_mix(start: DateTime<Utc>, span: TimeDelta, sites: u64, stations: u6
         ),
     ]
 }
+
+/// Generates `records` records of a fleet in batches of `batch`, handing each to `send`
+/// until it returns `false`; returns the raw payload bytes generated (for benchmarks).
+pub fn generate_batches(
+    cfg: FleetConfig,
+    records: usize,
+    batch: usize,
+    mut send: impl FnMut(Vec<crate::LogRecord>) -> bool,
+) -> u64 {
+    let mut fleet = Fleet::new(cfg);
+    let mut left = records;
+    let mut raw_bytes = 0u64;
+    while left > 0 {
+        let b: Vec<_> = fleet.by_ref().take(batch.min(left)).collect();
+        raw_bytes += b.iter().map(|r| r.raw.len() as u64).sum::<u64>();
+        left -= b.len();
+        if !send(b) {
+            break;
+        }
+    }
+    raw_bytes
+}
