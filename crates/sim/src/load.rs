@@ -22,7 +22,7 @@ mod storm;
 pub use idle::{run_idle, IdleReport};
 pub use storm::{run_storm, StormReport};
 
-use conn::{boot_payload, boot_verdict, Answer, Conn, Target};
+use conn::{boot_payload, boot_verdict, Answer, Target};
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use serde_json::{json, Value};
@@ -313,12 +313,8 @@ async fn load_station(
 ) -> StationResult {
     let id = opts.station_id(i);
     let mut res = StationResult::default();
-    let connected = {
-        let _permit = gate.acquire().await;
-        target.connect(i, &id, opts.connect_timeout).await
-    };
-    let mut conn = match connected {
-        Ok(ws) => Conn::new(ws, id.clone()),
+    let mut conn = match target.open(gate, i, &id, opts.connect_timeout).await {
+        Ok(conn) => conn,
         Err(e) => {
             res.connect_failed = true;
             res.errors.add(format!("connect: {e}"));

@@ -56,6 +56,20 @@ impl Target {
         })
     }
 
+    /// [`Target::connect`] holding a permit of `gate` (the handshakes-in-flight cap), as a
+    /// [`Conn`] for station `id`.
+    pub(crate) async fn open(
+        &self,
+        gate: &tokio::sync::Semaphore,
+        i: usize,
+        id: &str,
+        timeout: Duration,
+    ) -> Result<Conn, String> {
+        let _permit = gate.acquire().await;
+        let ws = self.connect(i, id, timeout).await?;
+        Ok(Conn::new(ws, id.to_string()))
+    }
+
     /// TCP connect (bound to this connection's source address) and WebSocket handshake
     /// offering `ocpp1.6`. Errors are short, countable descriptions.
     pub(crate) async fn connect(&self, i: usize, id: &str, timeout: Duration) -> Result<LoadWs, String> {

@@ -1,6 +1,6 @@
 //! Idle mode: N stations boot, then only heartbeat at the interval, for a hold time.
 
-use super::conn::{boot_payload, boot_verdict, Answer, Conn, Target};
+use super::conn::{boot_payload, boot_verdict, Answer, Target};
 use super::{answer_error, ErrorCounts, LoadOptions};
 use rand::Rng;
 use serde_json::{json, Value};
@@ -130,12 +130,8 @@ async fn idle_station(
 ) -> Outcome {
     let id = opts.station_id(i);
     let mut out = Outcome::default();
-    let connected = {
-        let _permit = gate.acquire().await;
-        target.connect(i, &id, opts.connect_timeout).await
-    };
-    let mut conn = match connected {
-        Ok(ws) => Conn::new(ws, id.clone()),
+    let mut conn = match target.open(gate, i, &id, opts.connect_timeout).await {
+        Ok(conn) => conn,
         Err(e) => {
             out.errors.add(format!("connect: {e}"));
             let _ = boot.send(false).await;
