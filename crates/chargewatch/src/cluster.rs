@@ -155,7 +155,7 @@ pub struct PresenceHandler {
 
 #[async_trait::async_trait]
 impl CallHandler for PresenceHandler {
-    async fn handle(&self, station_id: &str, action: Action, payload: &Value) -> Result<Value, CallFailure> {
+    async fn handle(&self, station_id: &str, action: Action, payload: Arc<Value>) -> Result<Value, CallFailure> {
         self.inner.handle(station_id, action, payload).await
     }
 

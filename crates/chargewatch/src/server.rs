@@ -299,7 +299,7 @@ pub async fn start(args: ServeArgs) -> anyhow::Result<Running> {
         levels: levels.clone(),
         metrics: metrics.clone(),
         tail: tail.clone(),
-        batch_max: 2000,
+        batch_max: 8192,
     };
     let mut ops = OpsParts::default();
     let (transport, indexer, publisher) = pipeline(&args, roles, amqp.as_ref(), indexer_part, &mut ops).await?;
@@ -446,6 +446,9 @@ impl Running {
         let _ = tokio::time::timeout(Duration::from_secs(10), self.tracker.wait()).await;
         for s in self.servers {
             let _ = tokio::time::timeout(Duration::from_secs(10), s).await;
+        }
+        if let Err(e) = self.state.flush_seen().await {
+            tracing::warn!(error = %e, "last-seen marks not written at shutdown");
         }
         let mut amqp_unsent = 0;
         if let Some(p) = &self.publisher {

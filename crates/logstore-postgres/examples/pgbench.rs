@@ -138,7 +138,7 @@ async fn main() {
                 let Some(b) = rx.lock().await.recv().await else { break };
                 let n = b.len() as u64;
                 let t = Instant::now();
-                store.append(b).await.expect("append");
+                store.append(b.into()).await.expect("append");
                 times.push(t.elapsed());
                 appended += n;
                 if times.len() % 200 == 0 {

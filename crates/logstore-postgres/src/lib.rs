@@ -426,7 +426,7 @@ impl PgLogStore {
 
 #[async_trait::async_trait]
 impl LogStore for PgLogStore {
-    async fn append(&self, batch: Vec<LogRecord>) -> Result<(), StoreError> {
+    async fn append(&self, batch: std::sync::Arc<[LogRecord]>) -> Result<(), StoreError> {
         let mut seen = HashSet::with_capacity(batch.len());
         let mut records: Vec<&LogRecord> = batch.iter().filter(|r| seen.insert(r.id)).collect();
         if records.is_empty() {

@@ -95,7 +95,7 @@ async fn reconnect_and_nul_text() {
         records[0].raw = "a\0b \u{FFFF}0 NUL".into();
         records[0].station_id = "st\0ation".into();
         records[1].unique_id = Some("\0".into());
-        store.append(records.clone()).await.expect("append");
+        store.append(records.clone().into()).await.expect("append");
         let reopened = PgLogStore::connect(&url(), store.schema()).await.expect("reconnect");
         let mut want = records.clone();
         conformance::sort_newest_first(&mut want);

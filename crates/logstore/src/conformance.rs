@@ -127,7 +127,7 @@ async fn load(store: &dyn LogStore, data: &[LogRecord], batch: usize) {
         shuffled.swap(i, j);
     }
     for chunk in shuffled.chunks(batch) {
-        store.append(chunk.to_vec()).await.expect("append");
+        store.append(chunk.to_vec().into()).await.expect("append");
     }
 }
 
@@ -353,7 +353,7 @@ pub async fn paging_while_appending(store: &dyn LogStore) {
             // New rows, plus a late copy of an already stored row (a redelivery).
             let mut batch = chunk.to_vec();
             batch.push(initial[seen.len() % initial.len()].clone());
-            store.append(batch).await.expect("append");
+            store.append(batch.into()).await.expect("append");
         }
         match page.next {
             Some(c) => q.cursor = Some(c),
@@ -371,11 +371,11 @@ pub async fn paging_while_appending(store: &dyn LogStore) {
 /// A record whose id is stored already is skipped, within a batch and across batches.
 pub async fn duplicates_are_skipped(store: &dyn LogStore) {
     let data = fleet(1200, 3);
-    store.append(data[..800].to_vec()).await.expect("append");
+    store.append(data[..800].to_vec().into()).await.expect("append");
     let mut again = data[400..].to_vec();
     again.extend(data[1000..1100].iter().cloned()); // duplicate inside one batch too
-    store.append(again).await.expect("append");
-    store.append(data[..10].to_vec()).await.expect("append");
+    store.append(again.into()).await.expect("append");
+    store.append(data[..10].to_vec().into()).await.expect("append");
     let got = collect_all(store, &LogQuery { limit: 1000, ..LogQuery::default() }).await;
     let mut want = data.clone();
     sort_newest_first(&mut want);
@@ -401,7 +401,7 @@ pub async fn retention_purges_old_records(store: &dyn LogStore) {
     assert!(stats.oldest.is_some_and(|o| o >= cutoff - TimeDelta::milliseconds(1)), "oldest after purge");
     assert_eq!(store.purge_before(cutoff).await.expect("purge again"), 0, "second purge");
     // Old rows may be appended again (e.g. a late import) and are found.
-    store.append(data[..50].to_vec()).await.expect("append after purge");
+    store.append(data[..50].to_vec().into()).await.expect("append after purge");
     let mut want2: Vec<LogRecord> = kept.into_iter().chain(data[..50].iter().cloned()).collect();
     want2.sort_by_key(|r| r.id);
     want2.dedup_by_key(|r| r.id);
@@ -438,7 +438,7 @@ pub async fn newest_first_across_days(store: &dyn LogStore) {
     by_day_desc.sort_by_key(|r| std::cmp::Reverse(r.timestamp.date_naive()));
     // Oldest day written last.
     for chunk in by_day_desc.chunks(500) {
-        store.append(chunk.to_vec()).await.expect("append");
+        store.append(chunk.to_vec().into()).await.expect("append");
     }
     let days: HashSet<_> = data.iter().map(|r| r.timestamp.date_naive()).collect();
     assert!(days.len() >= 3, "dataset spans {} days", days.len());
@@ -486,7 +486,7 @@ pub async fn same_millisecond_paging(store: &dyn LogStore) {
 /// Every field of a record comes back exactly as stored.
 pub async fn fields_round_trip(store: &dyn LogStore) {
     let data = edge_records();
-    store.append(data.clone()).await.expect("append");
+    store.append(data.clone().into()).await.expect("append");
     let mut want = data;
     sort_newest_first(&mut want);
     assert_same(&collect_all(store, &LogQuery::default()).await, &want, "round trip");

@@ -25,8 +25,9 @@ pub struct StoreStats {
 #[async_trait::async_trait]
 pub trait LogStore: Send + Sync + 'static {
     /// Stores a batch atomically: after `Ok`, every record is durable. A record whose id
-    /// is already stored is skipped (redelivery never makes a duplicate row).
-    async fn append(&self, batch: Vec<LogRecord>) -> Result<(), StoreError>;
+    /// is already stored is skipped (redelivery never makes a duplicate row). The batch is
+    /// shared so that a caller can retry it without copying every record.
+    async fn append(&self, batch: std::sync::Arc<[LogRecord]>) -> Result<(), StoreError>;
 
     /// One page of the OCPP Logs table, newest first.
     async fn query(&self, query: &LogQuery) -> Result<LogPage, StoreError>;

@@ -87,5 +87,5 @@ async fn kill_9_loses_no_committed_batch() {
     let missing = records().take(reported).filter(|r| !stored.contains(&r.id)).count();
     assert_eq!(missing, 0, "{missing} of {reported} committed records lost");
     // The store still takes writes.
-    store.append(records().skip(reported).take(10).collect()).await.expect("append after crash");
+    store.append(records().skip(reported).take(10).collect::<Vec<_>>().into()).await.expect("append after crash");
 }

@@ -20,7 +20,8 @@ pub struct StationView {
     effective_log_level: chargewatch_logstore::LogLevel,
 }
 
-fn view(app: &AppState, station: Station) -> StationView {
+fn view(app: &AppState, mut station: Station) -> StationView {
+    app.state.overlay_seen(&mut station);
     let connected = app.commands.is_connected(&station.id).unwrap_or(station.connected);
     let effective_log_level = app.levels.effective(&station.id).level;
     StationView { station, connected, effective_log_level }

@@ -66,9 +66,10 @@ pub fn boot_notification(c: &mut Connection, id: &str, p: &Value, cfg: &CsmsConf
     Ok(json!({"status": status, "currentTime": now_text(), "interval": interval}))
 }
 
-pub fn heartbeat(c: &mut Connection, id: &str) -> Result<Value> {
-    stations::record_heartbeat(c, id)?;
-    Ok(json!({"currentTime": now_text()}))
+/// A Heartbeat only makes the station "seen" (`StateStore::mark_seen`, by the caller):
+/// it needs no store round trip.
+pub fn heartbeat() -> Value {
+    json!({"currentTime": now_text()})
 }
 
 pub fn status_notification(c: &mut Connection, id: &str, p: &Value) -> Result<Value> {
@@ -142,12 +143,10 @@ pub fn stop_transaction(c: &mut Connection, id: &str, p: &Value, cfg: &CsmsConfi
     }
 }
 
-fn meter_rows(values: &[Value]) -> Vec<(DateTime<Utc>, Value)> {
+fn meter_rows(values: &[Value]) -> Vec<(DateTime<Utc>, &Value)> {
     values
         .iter()
-        .map(|mv| {
-            (time(mv, "timestamp").unwrap_or_else(Utc::now), mv.get("sampledValue").cloned().unwrap_or(Value::Null))
-        })
+        .map(|mv| (time(mv, "timestamp").unwrap_or_else(Utc::now), mv.get("sampledValue").unwrap_or(&Value::Null)))
         .collect()
 }
 

@@ -78,22 +78,25 @@ impl CallHandler for Csms {
         let _ = self.state.run(move |c| state::stations::set_connected(c, &id, false)).await;
     }
 
-    async fn handle(&self, station_id: &str, action: Action, payload: &Value) -> Result<Value, CallFailure> {
+    async fn handle(&self, station_id: &str, action: Action, payload: Arc<Value>) -> Result<Value, CallFailure> {
         use charger::*;
-        let id = station_id.to_string();
-        let p = payload.clone();
-        let cfg = self.config.clone();
         if action != Action::BootNotification && !self.is_registered(station_id).await? {
             return Err(CallFailure::new(
                 ErrorCode::SecurityError,
                 "station is not registered: send BootNotification after an operator registers it",
             ));
         }
+        self.state.mark_seen(station_id, action == Action::Heartbeat);
+        if action == Action::Heartbeat {
+            return Ok(heartbeat());
+        }
+        let id = station_id.to_string();
+        let p = payload;
+        let cfg = self.config.clone();
         self.state
             .run(move |c| {
                 let out = match action {
                     Action::BootNotification => boot_notification(c, &id, &p, &cfg),
-                    Action::Heartbeat => heartbeat(c, &id),
                     Action::StatusNotification => status_notification(c, &id, &p),
                     Action::Authorize => authorize(c, &p, &cfg),
                     Action::StartTransaction => start_transaction(c, &id, &p, &cfg),

@@ -23,6 +23,7 @@ use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
 use std::net::SocketAddr;
+use std::sync::Arc;
 use tokio::sync::oneshot;
 use tokio::time::Instant;
 
@@ -265,24 +266,15 @@ impl Conn {
                 return;
             }
         };
-        match &frame {
-            Frame::Call { unique_id, action, payload } => {
-                self.on_call(at, text, &frame, unique_id, action, payload).await
-            }
+        match frame {
+            Frame::Call { .. } => self.on_call(at, text, frame).await,
             _ => self.on_response(at, text, &frame),
         }
     }
 
-    async fn on_call(
-        &mut self,
-        at: chrono::DateTime<Utc>,
-        text: &str,
-        frame: &Frame,
-        uid: &str,
-        action: &str,
-        payload: &Value,
-    ) {
+    async fn on_call(&mut self, at: chrono::DateTime<Utc>, text: &str, frame: Frame) {
         let started = Instant::now();
+        let Frame::Call { unique_id: uid, action, payload } = &frame else { return };
         let known = action.parse::<Action>().ok();
         let check = match known {
             None => Err((ErrorCode::NotImplemented, format!("unknown action `{action}`"))),
@@ -292,19 +284,21 @@ impl Conn {
             Some(a) => validate_request(a, payload).map_err(|v| (v.code, v.description)),
         };
         let note = check.as_ref().err().map(|(c, d)| format!("{c}: {d}"));
-        self.log_in(at, text, Ok(frame), known, None, note);
+        self.log_in(at, text, Ok(&frame), known, None, note);
         let (Some(action), Ok(())) = (known, &check) else {
             let (code, desc) = check.err().unwrap_or((ErrorCode::GenericError, String::new()));
             self.reply_error(uid, known, Some(payload), code, &desc).await;
             return;
         };
-        let answer = self.gw.handler.handle(&self.station_id, action, payload).await;
+        let Frame::Call { unique_id, payload, .. } = frame else { return };
+        let payload = Arc::new(payload);
+        let answer = self.gw.handler.handle(&self.station_id, action, payload.clone()).await;
         let latency = started.elapsed().as_millis() as u32;
         let reply = match answer {
-            Ok(result) => Frame::CallResult { unique_id: uid.to_string(), payload: result },
-            Err(f) => Frame::call_error(uid, f.code, f.description),
+            Ok(result) => Frame::CallResult { unique_id, payload: result },
+            Err(f) => Frame::call_error(&unique_id, f.code, f.description),
         };
-        self.send_frame(&reply, Some(action), Some(payload), Some(latency)).await;
+        self.send_frame(&reply, Some(action), Some(&payload), Some(latency)).await;
     }
 
     fn on_response(&mut self, at: chrono::DateTime<Utc>, text: &str, frame: &Frame) {

@@ -34,7 +34,9 @@ impl CallFailure {
 /// Answers charger-initiated CALLs. The payload has already passed validation.
 #[async_trait::async_trait]
 pub trait CallHandler: Send + Sync + 'static {
-    async fn handle(&self, station_id: &str, action: Action, payload: &Value) -> Result<Value, CallFailure>;
+    /// Answers a validated CALL. The payload is shared: the handler may keep it past the
+    /// call (the state store's writer thread reads it) without copying it.
+    async fn handle(&self, station_id: &str, action: Action, payload: Arc<Value>) -> Result<Value, CallFailure>;
 
     /// Called when a station's connection opens and closes (connection state).
     async fn connected(&self, _station_id: &str) {}

@@ -35,13 +35,14 @@ impl Indexer {
                     r.site_name = r.site_id.as_deref().and_then(|s| self.levels.site_name(s));
                 }
             }
+            let records: Arc<[LogRecord]> = records.into();
             self.commit(&records).await;
             if let Some(ack) = batch.ack {
                 ack();
             }
             if self.tail.receiver_count() > 0 {
-                for r in records {
-                    let _ = self.tail.send(Arc::new(r));
+                for r in records.iter() {
+                    let _ = self.tail.send(Arc::new(r.clone()));
                 }
             }
         }
@@ -50,11 +51,11 @@ impl Indexer {
     /// Writes one batch, retrying with backoff until the store takes it: a record the
     /// transport handed over is never dropped here (the bounded queue absorbs the wait,
     /// and counts what it cannot hold).
-    async fn commit(&self, records: &[LogRecord]) {
+    async fn commit(&self, records: &Arc<[LogRecord]>) {
         let mut backoff = Duration::from_millis(50);
         loop {
             let started = Instant::now();
-            match self.store.append(records.to_vec()).await {
+            match self.store.append(records.clone()).await {
                 Ok(()) => {
                     Metrics::add(&self.metrics.records_stored, records.len() as u64);
                     Metrics::add(&self.metrics.store_batches, 1);

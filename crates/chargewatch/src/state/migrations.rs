@@ -264,6 +264,11 @@ const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE stations ADD COLUMN connected INTEGER NOT NULL DEFAULT 0;
     "#,
+    // 7: meter values are read by transaction only; the per-connector index cost one
+    //    random index page per MeterValues and nothing read it
+    r#"
+    DROP INDEX IF EXISTS meter_values_by_connector;
+    "#,
 ];
 
 pub fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {

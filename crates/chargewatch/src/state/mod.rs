@@ -18,8 +18,10 @@ pub use stations::{ConnectorState, Station, StationUpdate};
 pub use transactions::{IdTag, Transaction};
 
 use rusqlite::Connection;
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
@@ -54,10 +56,90 @@ type Deliver = Box<dyn FnOnce(bool) + Send>;
 pub struct StateStore {
     jobs: std::sync::mpsc::SyncSender<Job>,
     conn: Arc<Mutex<Connection>>,
+    seen: Arc<SeenMarks>,
 }
 
 /// Most calls committed in one transaction.
 const GROUP_MAX: usize = 512;
+
+/// Under load (the previous commit ended less than [`BUSY`] before this group's first call
+/// arrived), the writer waits this long once for more calls before it commits, like
+/// PostgreSQL's `commit_delay`: groups grow and commits (each WAL pages and an fsync) get
+/// fewer. A call that comes alone after a quiet spell never waits.
+const GROUP_LINGER: Duration = Duration::from_micros(500);
+const BUSY: Duration = Duration::from_millis(2);
+
+/// How often the writer folds the pending "last seen" marks into the stations table.
+const SEEN_FLUSH_EVERY: Duration = Duration::from_secs(1);
+
+/// When each station was last heard from (and last sent a Heartbeat), not yet written.
+///
+/// Every frame a charger sends makes it "seen"; writing that per frame would cost one row
+/// update each. The marks wait here and the writer thread writes them at most once per
+/// [`SEEN_FLUSH_EVERY`] (and at [`StateStore::flush_seen`], on an orderly stop); readers
+/// lay the pending marks over what they read ([`StateStore::overlay_seen`]). A crash loses
+/// at most the last second of these timestamps and nothing else: no charger data waits here.
+#[derive(Default)]
+struct SeenMarks {
+    pending: Mutex<HashMap<String, SeenMark>>,
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+struct SeenMark {
+    seen_ms: i64,
+    heartbeat_ms: Option<i64>,
+}
+
+impl SeenMarks {
+    fn mark(&self, station_id: &str, heartbeat: bool) {
+        let now = now_ms();
+        let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
+        let mark = match pending.get_mut(station_id) {
+            Some(m) => m,
+            None => pending.entry(station_id.to_string()).or_default(),
+        };
+        mark.seen_ms = now;
+        if heartbeat {
+            mark.heartbeat_ms = Some(now);
+        }
+    }
+
+    fn get(&self, station_id: &str) -> Option<SeenMark> {
+        self.pending.lock().unwrap_or_else(|p| p.into_inner()).get(station_id).copied()
+    }
+
+    fn take(&self) -> HashMap<String, SeenMark> {
+        std::mem::take(&mut *self.pending.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    /// Writes the pending marks in one transaction; on failure they are put back.
+    fn flush(&self, c: &mut Connection) {
+        let marks = self.take();
+        if marks.is_empty() {
+            return;
+        }
+        let written = (|| -> rusqlite::Result<()> {
+            let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            {
+                let mut seen = tx.prepare_cached(
+                    "UPDATE stations SET last_seen_at=max(coalesce(last_seen_at, 0), ?2),
+                     last_heartbeat_at=coalesce(?3, last_heartbeat_at) WHERE id=?1",
+                )?;
+                for (id, m) in &marks {
+                    seen.execute(rusqlite::params![id, m.seen_ms, m.heartbeat_ms])?;
+                }
+            }
+            tx.commit()
+        })();
+        if let Err(e) = written {
+            tracing::warn!(error = %e, "state store: last-seen marks not written; kept for the next flush");
+            let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
+            for (id, m) in marks {
+                pending.entry(id).or_insert(m);
+            }
+        }
+    }
+}
 
 impl StateStore {
     pub fn open(dir: &Path) -> Result<StateStore> {
@@ -66,16 +148,59 @@ impl StateStore {
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
+        // Reads through a memory map (no copy per page), a modest page cache (SQLite scans
+        // the whole cache at the end of every transaction, so a big one costs on every
+        // commit), and checkpoints of 32 MiB of WAL rather than 4: hot pages (stations,
+        // connectors, the tails of the tables) go back into the file once per checkpoint.
+        conn.pragma_update(None, "mmap_size", 1i64 << 30)?;
+        conn.pragma_update(None, "cache_size", -8192)?;
+        conn.pragma_update(None, "wal_autocheckpoint", 8192)?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         migrations::migrate(&mut conn)?;
         let conn = Arc::new(Mutex::new(conn));
         let (jobs, rx) = std::sync::mpsc::sync_channel::<Job>(4096);
         let writer = conn.clone();
+        let seen = Arc::new(SeenMarks::default());
+        let marks = seen.clone();
         std::thread::Builder::new()
             .name("state-writer".into())
-            .spawn(move || write_loop(&writer, rx))
+            .spawn(move || write_loop(&writer, rx, &marks))
             .map_err(|e| StateError::Invalid(format!("starting the state writer: {e}")))?;
-        Ok(StateStore { jobs, conn })
+        Ok(StateStore { jobs, conn, seen })
+    }
+
+    /// Notes that a station was heard from now (`heartbeat`: by a Heartbeat). Costs no
+    /// store round trip; see [`SeenMarks`].
+    pub fn mark_seen(&self, station_id: &str, heartbeat: bool) {
+        self.seen.mark(station_id, heartbeat);
+    }
+
+    /// Lays the station's pending last-seen marks over what was read from the store.
+    pub fn overlay_seen(&self, st: &mut Station) {
+        if let Some(m) = self.seen.get(&st.id) {
+            let seen = ts(Some(m.seen_ms));
+            st.last_seen_at = st.last_seen_at.max(seen);
+            if m.heartbeat_ms.is_some() {
+                st.last_heartbeat_at = st.last_heartbeat_at.max(ts(m.heartbeat_ms));
+            }
+        }
+    }
+
+    /// Writes the pending last-seen marks now (an orderly stop).
+    pub async fn flush_seen(&self) -> Result<()> {
+        let marks = self.seen.clone();
+        self.run(move |c| {
+            // Inside a group transaction already: write directly.
+            for (id, m) in marks.take() {
+                c.prepare_cached(
+                    "UPDATE stations SET last_seen_at=max(coalesce(last_seen_at, 0), ?2),
+                     last_heartbeat_at=coalesce(?3, last_heartbeat_at) WHERE id=?1",
+                )?
+                .execute(rusqlite::params![id, m.seen_ms, m.heartbeat_ms])?;
+            }
+            Ok(())
+        })
+        .await
     }
 
     /// Runs `f` on the writer thread inside a group transaction; returns once committed.
@@ -115,39 +240,71 @@ impl StateStore {
     }
 }
 
-fn write_loop(conn: &Mutex<Connection>, rx: std::sync::mpsc::Receiver<Job>) {
-    while let Ok(first) = rx.recv() {
+fn write_loop(conn: &Mutex<Connection>, rx: std::sync::mpsc::Receiver<Job>, seen: &SeenMarks) {
+    let mut flushed = Instant::now();
+    let mut committed_at = Instant::now() - BUSY;
+    loop {
+        let first = match rx.recv_timeout(SEEN_FLUSH_EVERY) {
+            Ok(job) => Some(job),
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => None,
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
+        };
+        if flushed.elapsed() >= SEEN_FLUSH_EVERY {
+            seen.flush(&mut conn.lock().unwrap_or_else(|p| p.into_inner()));
+            flushed = Instant::now();
+        }
+        let Some(first) = first else { continue };
         let mut group = vec![first];
-        while group.len() < GROUP_MAX {
-            match rx.try_recv() {
-                Ok(job) => group.push(job),
-                Err(_) => break,
-            }
+        gather(&rx, &mut group);
+        if committed_at.elapsed() < BUSY && group.len() < GROUP_MAX / 4 {
+            std::thread::sleep(GROUP_LINGER);
+            gather(&rx, &mut group);
         }
         let mut c = conn.lock().unwrap_or_else(|p| p.into_inner());
         let (committed, deliveries) = run_group(&mut c, group);
         drop(c);
+        committed_at = Instant::now();
         for deliver in deliveries {
             deliver(committed);
         }
     }
+    seen.flush(&mut conn.lock().unwrap_or_else(|p| p.into_inner()));
+}
+
+/// Adds the jobs already waiting to `group`, up to [`GROUP_MAX`].
+fn gather(rx: &std::sync::mpsc::Receiver<Job>, group: &mut Vec<Job>) {
+    while group.len() < GROUP_MAX {
+        match rx.try_recv() {
+            Ok(job) => group.push(job),
+            Err(_) => break,
+        }
+    }
+}
+
+/// Runs one statement of the group protocol (prepared once, then cached).
+fn group_step(c: &Connection, sql: &str) -> rusqlite::Result<()> {
+    c.prepare_cached(sql)?.execute([]).map(|_| ())
 }
 
 /// Runs each job in its own savepoint inside one transaction and commits once.
 fn run_group(c: &mut Connection, group: Vec<Job>) -> (bool, Vec<Deliver>) {
-    let began = c.execute_batch("BEGIN IMMEDIATE").is_ok();
+    let began = group_step(c, "BEGIN IMMEDIATE").is_ok();
     let mut out = Vec::with_capacity(group.len());
     for job in group {
-        let _ = c.execute_batch("SAVEPOINT job");
+        let _ = group_step(c, "SAVEPOINT job");
         let (ok, deliver) = job(c);
-        let end = if ok { "RELEASE job" } else { "ROLLBACK TO job; RELEASE job" };
-        if let Err(e) = c.execute_batch(end) {
+        let ended = if ok {
+            group_step(c, "RELEASE job")
+        } else {
+            group_step(c, "ROLLBACK TO job").and_then(|()| group_step(c, "RELEASE job"))
+        };
+        if let Err(e) = ended {
             tracing::error!(error = %e, "state store savepoint failed");
         }
         out.push(deliver);
     }
-    let committed = began
-        && c.execute_batch("COMMIT").map_err(|e| tracing::error!(error = %e, "state store commit failed")).is_ok();
+    let committed =
+        began && group_step(c, "COMMIT").map_err(|e| tracing::error!(error = %e, "state store commit failed")).is_ok();
     if !committed {
         let _ = c.execute_batch("ROLLBACK");
     }

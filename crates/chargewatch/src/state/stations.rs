@@ -176,13 +176,6 @@ pub fn record_boot(c: &Connection, id: &str, u: &StationUpdate, status: &str) ->
     Ok(())
 }
 
-pub fn record_heartbeat(c: &Connection, id: &str) -> Result<()> {
-    let now = now_ms();
-    c.prepare_cached("UPDATE stations SET last_heartbeat_at=?2, last_seen_at=?2 WHERE id=?1")?
-        .execute(params![id, now])?;
-    Ok(())
-}
-
 pub fn touch(c: &Connection, id: &str) -> Result<()> {
     c.prepare_cached("UPDATE stations SET last_seen_at=?2 WHERE id=?1")?.execute(params![id, now_ms()])?;
     Ok(())
@@ -214,7 +207,6 @@ pub fn record_status(
         "INSERT INTO status_history (station_id, connector_id, status, error_code, at) VALUES (?1,?2,?3,?4,?5)",
     )?
     .execute(params![id, connector_id, status, error_code, at_ms])?;
-    tx.prepare_cached("UPDATE stations SET last_seen_at=?2 WHERE id=?1")?.execute(params![id, now])?;
     tx.commit()?;
     Ok(())
 }

@@ -196,7 +196,7 @@ pub fn add_meter_values(
     station_id: &str,
     connector_id: i64,
     transaction_id: Option<i64>,
-    values: &[(DateTime<Utc>, serde_json::Value)],
+    values: &[(DateTime<Utc>, &serde_json::Value)],
 ) -> Result<()> {
     let tx = c.savepoint()?;
     {
@@ -206,7 +206,6 @@ pub fn add_meter_values(
         for (at, sampled) in values {
             st.execute(params![station_id, connector_id, transaction_id, at.timestamp_millis(), sampled.to_string()])?;
         }
-        tx.prepare_cached("UPDATE stations SET last_seen_at=?2 WHERE id=?1")?.execute(params![station_id, now_ms()])?;
     }
     tx.commit()?;
     Ok(())

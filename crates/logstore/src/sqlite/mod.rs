@@ -231,7 +231,7 @@ impl SqliteLogStore {
 
 #[async_trait::async_trait]
 impl LogStore for SqliteLogStore {
-    async fn append(&self, batch: Vec<LogRecord>) -> Result<(), StoreError> {
+    async fn append(&self, batch: Arc<[LogRecord]>) -> Result<(), StoreError> {
         if batch.is_empty() {
             return Ok(());
         }

@@ -84,7 +84,8 @@ pub(crate) struct Tuning {
 /// The string dictionary of one partition, both ways.
 #[derive(Default)]
 pub(crate) struct Dict {
-    ids: HashMap<(u8, String), i64>,
+    /// kind → string → id (nested so that a lookup by `&str` allocates nothing).
+    ids: HashMap<u8, HashMap<String, i64>>,
     strings: HashMap<(u8, i64), String>,
     next: HashMap<u8, i64>,
 }
@@ -105,12 +106,11 @@ impl Dict {
         let next = self.next.entry(kind).or_insert(1);
         *next = (*next).max(id + 1);
         self.strings.insert((kind, id), s.clone());
-        self.ids.insert((kind, s), id);
+        self.ids.entry(kind).or_default().insert(s, id);
     }
 
     pub fn id(&self, kind: Kind, s: &str) -> Option<i64> {
-        // Lookup by (u8, &str) without allocating would need a custom key; strings are short.
-        self.ids.get(&(kind as u8, s.to_owned())).copied()
+        self.ids.get(&(kind as u8))?.get(s).copied()
     }
 
     pub fn string(&self, kind: Kind, id: i64) -> Option<&str> {
