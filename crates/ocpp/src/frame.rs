@@ -8,7 +8,7 @@
 //! carries the unique id when it could be found, and the CALLERROR code to answer with.
 
 use crate::error_code::ErrorCode;
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 use std::fmt;
 
 /// Longest unique id OCPP-J allows.
@@ -170,14 +170,15 @@ impl Frame {
 
     /// Encodes the frame as the text of a WebSocket message.
     pub fn encode(&self) -> String {
-        let v = match self {
-            Frame::Call { unique_id, action, payload } => json!([2, unique_id, action, payload]),
-            Frame::CallResult { unique_id, payload } => json!([3, unique_id, payload]),
+        // Tuples serialize as JSON arrays: no intermediate `Value`, no copy of the payload.
+        let text = match self {
+            Frame::Call { unique_id, action, payload } => serde_json::to_string(&(2, unique_id, action, payload)),
+            Frame::CallResult { unique_id, payload } => serde_json::to_string(&(3, unique_id, payload)),
             Frame::CallError { unique_id, error_code, description, details } => {
-                json!([4, unique_id, error_code, description, details])
+                serde_json::to_string(&(4, unique_id, error_code, description, details))
             }
         };
-        v.to_string()
+        text.expect("a frame of JSON values and strings always serializes")
     }
 }
 
@@ -233,6 +234,7 @@ fn decode_body(mt: MessageType, unique_id: String, rest: Vec<Value>) -> Result<F
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn decodes_and_encodes_each_type() {

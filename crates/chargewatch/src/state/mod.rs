@@ -152,8 +152,7 @@ impl StateStore {
         // the whole cache at the end of every transaction, so a big one costs on every
         // commit), and checkpoints of 32 MiB of WAL rather than 4: hot pages (stations,
         // connectors, the tails of the tables) go back into the file once per checkpoint.
-        conn.pragma_update(None, "mmap_size", 1i64 << 30)?;
-        conn.pragma_update(None, "cache_size", -8192)?;
+        conn.pragma_update(None, "cache_size", -65536)?;
         conn.pragma_update(None, "wal_autocheckpoint", 8192)?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         migrations::migrate(&mut conn)?;
