@@ -43,6 +43,12 @@ pub struct ClusterArgs {
     /// PostgreSQL schema of the log store.
     #[arg(long, env = "CHARGEWATCH_DATABASE_SCHEMA", default_value = "chargewatch")]
     pub database_schema: String,
+    /// Keep a trigram index (`pg_trgm`) on the log payloads in PostgreSQL, so that `q`
+    /// searches use it. It costs about two thirds of PostgreSQL's ingest rate; with `false`
+    /// a `q` search scans the rows its other filters leave (an index made earlier stays
+    /// until dropped by hand: `DROP INDEX {schema}.log_raw_trgm`).
+    #[arg(long, env = "CHARGEWATCH_DATABASE_PAYLOAD_INDEX", default_value_t = true, action = clap::ArgAction::Set)]
+    pub database_payload_index: bool,
 }
 
 /// The roles of this process.

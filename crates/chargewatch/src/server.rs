@@ -143,7 +143,11 @@ pub fn load_levels(state: &StateStore, levels: &Levels) -> anyhow::Result<()> {
 async fn open_stores(dir: &Path, cluster: &ClusterArgs) -> anyhow::Result<(StateStore, Arc<dyn LogStore>)> {
     let state = StateStore::open(dir).with_context(|| format!("opening the state store in {}", dir.display()))?;
     if let Some(url) = &cluster.database_url {
-        let store = PgLogStore::connect(url, &cluster.database_schema)
+        let options = chargewatch_logstore_postgres::PgOptions {
+            trigram_index: cluster.database_payload_index,
+            ..Default::default()
+        };
+        let store = PgLogStore::connect_with(url, &cluster.database_schema, options)
             .await
             .with_context(|| format!("opening the PostgreSQL log store (schema {})", cluster.database_schema))?;
         return Ok((state, Arc::new(store)));
@@ -229,8 +233,8 @@ fn counter(name: &str, help: &str, v: u64) -> String {
 
 fn amqp_publisher_metrics(s: &chargewatch_transport_amqp::PublisherStats) -> String {
     let mut out = format!("# TYPE chargewatch_amqp_buffered gauge\nchargewatch_amqp_buffered {}\n", s.buffered);
-    out += &counter("amqp_published", "log records published to RabbitMQ", s.published);
-    out += &counter("amqp_confirmed", "publisher confirms received", s.confirmed);
+    out += &counter("amqp_published", "messages (batches of log records) published to RabbitMQ", s.published);
+    out += &counter("amqp_confirmed", "log records whose message the broker confirmed", s.confirmed);
     out += &counter("amqp_nacked", "publishes the broker refused (retried)", s.nacked);
     out += &counter("amqp_dropped", "records dropped because the publish buffer was full", s.dropped);
     out += &counter("amqp_publisher_reconnects", "publisher reconnects", s.reconnects);
@@ -269,8 +273,9 @@ fn security_metrics(
 }
 
 fn amqp_source_metrics(s: &chargewatch_transport_amqp::SourceStats) -> String {
-    let mut out = counter("amqp_received", "records received by the indexer", s.received);
-    out += &counter("amqp_redelivered", "records the broker redelivered", s.redelivered);
+    let mut out = counter("amqp_received", "messages received by the indexer", s.received);
+    out += &counter("amqp_records_received", "log records in the messages received by the indexer", s.records);
+    out += &counter("amqp_redelivered", "messages the broker redelivered", s.redelivered);
     out += &counter("amqp_acked", "records acknowledged after the store committed", s.acked);
     out += &counter("amqp_rejected", "unreadable records dead-lettered", s.rejected);
     out += &counter("amqp_source_reconnects", "indexer reconnects", s.reconnects);

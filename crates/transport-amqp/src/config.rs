@@ -27,12 +27,15 @@ pub struct AmqpConfig {
     /// Publisher: records held in memory until the broker confirms them (queued + in flight).
     /// When full, new records are dropped and counted. Default 100 000.
     pub buffer_capacity: usize,
-    /// Publisher: unconfirmed publishes in flight at once. Default 1024.
+    /// Publisher: unconfirmed messages in flight at once. Default 64: when the window is
+    /// full, records wait and the next message carries many of them.
     pub confirm_window: usize,
+    /// Publisher: most records in one message (a wire v2 batch). Default 200.
+    pub batch_records: usize,
     /// Publisher: a publish not confirmed within this time counts as a broken connection. Default 30 s.
     pub confirm_timeout: Duration,
-    /// Consumer: unacknowledged deliveries the broker sends ahead (basic.qos). Default 4000
-    /// (two of the indexer's 2000-record batches).
+    /// Consumer: unacknowledged deliveries (messages, each one or more records) the broker
+    /// sends ahead (basic.qos). Default 400.
     pub prefetch: u16,
     /// Consumer: after the first delivery of a batch, how long to wait for more. Default 5 ms.
     pub linger: Duration,
@@ -56,9 +59,10 @@ impl Default for AmqpConfig {
             command_exchange: "chargewatch.commands".into(),
             levels_exchange: "chargewatch.levels".into(),
             buffer_capacity: 100_000,
-            confirm_window: 1024,
+            confirm_window: 64,
+            batch_records: 200,
             confirm_timeout: Duration::from_secs(30),
-            prefetch: 4000,
+            prefetch: 400,
             linger: Duration::from_millis(5),
             backoff_initial: Duration::from_millis(100),
             backoff_max: Duration::from_secs(10),
@@ -89,8 +93,8 @@ impl AmqpConfig {
                 return Err(format!("{what} name must be 1..=200 bytes"));
             }
         }
-        if self.buffer_capacity == 0 || self.confirm_window == 0 || self.prefetch == 0 {
-            return Err("buffer capacity, confirm window and prefetch must be at least 1".into());
+        if self.buffer_capacity == 0 || self.confirm_window == 0 || self.prefetch == 0 || self.batch_records == 0 {
+            return Err("buffer capacity, confirm window, batch size and prefetch must be at least 1".into());
         }
         if self.backoff_initial.is_zero() || self.backoff_max < self.backoff_initial {
             return Err("backoff must be positive and backoff_max >= backoff_initial".into());
@@ -133,6 +137,7 @@ impl fmt::Debug for AmqpConfig {
             .field("levels_exchange", &self.levels_exchange)
             .field("buffer_capacity", &self.buffer_capacity)
             .field("confirm_window", &self.confirm_window)
+            .field("batch_records", &self.batch_records)
             .field("confirm_timeout", &self.confirm_timeout)
             .field("prefetch", &self.prefetch)
             .field("linger", &self.linger)

@@ -1,7 +1,10 @@
 //! Gateway side: [`AmqpPublisher`] implements [`LogTransport`]. `publish` never waits: it
 //! counts the record into a bounded buffer and hands it to a background task, which
 //! publishes persistent messages to the log exchange with publisher confirms, many in flight
-//! at once. A record leaves the buffer only when the broker has confirmed it; a nacked or
+//! at once. Each message is a wire v2 batch of the records waiting at that moment (up to
+//! `batch_records`): one alone when the load is light, hundreds when the confirm window is
+//! full, so the broker's cost per record falls as the load rises. A record leaves the
+//! buffer only when the broker has confirmed its message; a nacked or
 //! interrupted publish is sent again (at least once: the store deduplicates by record id).
 //! A lost connection is re-opened with capped exponential backoff while the buffer keeps
 //! filling; when it is full, new records are dropped and counted.
@@ -42,7 +45,7 @@ struct Counters {
 pub struct PublisherStats {
     /// Records accepted and not yet confirmed (queued or in flight) — a gauge.
     pub buffered: u64,
-    /// basic.publish calls sent, retries included.
+    /// basic.publish calls sent (messages, each a batch of records), retries included.
     pub published: u64,
     /// Records the broker confirmed (each record once).
     pub confirmed: u64,
@@ -147,22 +150,48 @@ async fn open(config: &AmqpConfig) -> Result<(Connection, Channel, QueueKind), A
     Ok((conn, channel, kind))
 }
 
-/// A record ready to send: routing key, body and properties.
+/// A message ready to send: routing key, body, properties and how many records it holds.
 struct Encoded {
     key: ShortString,
     body: Arc<[u8]>,
     props: BasicProperties,
+    records: u64,
 }
 
-fn encode(record: &LogRecord) -> Encoded {
-    let body: Arc<[u8]> = wire::encode(record).into();
+/// One message of `records` (at least one): a wire v2 batch whose message id is its first
+/// record's id and whose routing key is that record's station.
+fn encode(records: &[LogRecord]) -> Encoded {
+    let first = &records[0];
+    let body: Arc<[u8]> = wire::encode_batch(records).into();
     let props = BasicProperties::default()
-        .with_content_type(wire::CONTENT_TYPE.into())
+        .with_content_type(wire::BATCH_CONTENT_TYPE.into())
         .with_delivery_mode(2)
-        .with_message_id(record.id.to_string().into())
-        .with_timestamp(record.timestamp.timestamp().max(0) as u64)
+        .with_message_id(first.id.to_string().into())
+        .with_timestamp(first.timestamp.timestamp().max(0) as u64)
         .with_app_id("chargewatch".into());
-    Encoded { key: routing_key(&record.station_id), body, props }
+    Encoded { key: routing_key(&first.station_id), body, props, records: records.len() as u64 }
+}
+
+/// Takes up to `max` records already waiting (after `first`, if given) and encodes them as
+/// one message; `None` when nothing waits. Sets `closed` when the sender side is gone.
+fn next_message(
+    rx: &mut mpsc::UnboundedReceiver<LogRecord>,
+    first: Option<LogRecord>,
+    max: usize,
+    closed: &mut bool,
+) -> Option<Encoded> {
+    let mut records: Vec<LogRecord> = first.into_iter().collect();
+    while records.len() < max {
+        match rx.try_recv() {
+            Ok(r) => records.push(r),
+            Err(mpsc::error::TryRecvError::Empty) => break,
+            Err(mpsc::error::TryRecvError::Disconnected) => {
+                *closed = true;
+                break;
+            }
+        }
+    }
+    (!records.is_empty()).then(|| encode(&records))
 }
 
 /// AMQP routing keys are at most 255 bytes; cut longer station ids at a char boundary.
@@ -195,7 +224,7 @@ async fn run(
                 Err(e) => {
                     let delay = backoff.next_delay();
                     tracing::warn!(error = %e, retry_in = ?delay, "AMQP publisher cannot connect");
-                    absorb(&mut rx, &mut pending, &mut closed);
+                    absorb(&mut rx, &mut pending, &mut closed, config.batch_records);
                     tokio::time::sleep(delay).await;
                     continue;
                 }
@@ -216,7 +245,7 @@ async fn run(
                 tracing::warn!(error = %why, retry_in = ?delay, buffered = counters.buffered.load(Relaxed),
                     "AMQP publisher lost its connection; buffering and reconnecting");
                 let _ = conn.close(320, "publisher reconnecting".into()).await;
-                absorb(&mut rx, &mut pending, &mut closed);
+                absorb(&mut rx, &mut pending, &mut closed, config.batch_records);
                 tokio::time::sleep(delay).await;
             }
         }
@@ -225,16 +254,14 @@ async fn run(
 
 /// Moves records waiting in the channel into the local queue (encoding them), so that the
 /// channel does not grow while disconnected. Bounded by the buffer capacity either way.
-fn absorb(rx: &mut mpsc::UnboundedReceiver<LogRecord>, pending: &mut VecDeque<Encoded>, closed: &mut bool) {
-    loop {
-        match rx.try_recv() {
-            Ok(r) => pending.push_back(encode(&r)),
-            Err(mpsc::error::TryRecvError::Empty) => return,
-            Err(mpsc::error::TryRecvError::Disconnected) => {
-                *closed = true;
-                return;
-            }
-        }
+fn absorb(
+    rx: &mut mpsc::UnboundedReceiver<LogRecord>,
+    pending: &mut VecDeque<Encoded>,
+    closed: &mut bool,
+    batch: usize,
+) {
+    while let Some(message) = next_message(rx, None, batch, closed) {
+        pending.push_back(message);
     }
 }
 
@@ -265,6 +292,7 @@ impl Pump<'_> {
         closed: &mut bool,
     ) -> Result<(), String> {
         let window = self.config.confirm_window;
+        let batch = self.config.batch_records;
         let exchange: ShortString = self.config.exchange.as_str().into();
         let mut inflight: InFlight = FuturesUnordered::new();
         let mut held: HashMap<u64, Encoded> = HashMap::new();
@@ -276,13 +304,9 @@ impl Pump<'_> {
             while inflight.len() < window {
                 let item = match pending.pop_front() {
                     Some(item) => item,
-                    None => match rx.try_recv() {
-                        Ok(r) => encode(&r),
-                        Err(mpsc::error::TryRecvError::Empty) => break,
-                        Err(mpsc::error::TryRecvError::Disconnected) => {
-                            *closed = true;
-                            break;
-                        }
+                    None => match next_message(rx, None, batch, closed) {
+                        Some(item) => item,
+                        None => break,
                     },
                 };
                 seq += 1;
@@ -297,7 +321,7 @@ impl Pump<'_> {
                 last_progress = Instant::now();
                 tokio::select! {
                     r = rx.recv() => match r {
-                        Some(r) => pending.push_back(encode(&r)),
+                        Some(r) => pending.extend(next_message(rx, Some(r), batch, closed)),
                         None => *closed = true,
                     },
                     _ = tick.tick() => if !self.conn.status().connected() {
@@ -314,8 +338,8 @@ impl Pump<'_> {
                     match outcome {
                         Outcome::Confirmed => {
                             self.progressed = true;
-                            self.counters.confirmed.fetch_add(1, Relaxed);
-                            self.counters.buffered.fetch_sub(1, Relaxed);
+                            self.counters.confirmed.fetch_add(item.records, Relaxed);
+                            self.counters.buffered.fetch_sub(item.records, Relaxed);
                         }
                         Outcome::Nacked => {
                             self.counters.nacked.fetch_add(1, Relaxed);
@@ -335,7 +359,7 @@ impl Pump<'_> {
                     }
                 }
                 r = rx.recv(), if inflight.len() < window => match r {
-                    Some(r) => pending.push_back(encode(&r)),
+                    Some(r) => pending.extend(next_message(rx, Some(r), batch, closed)),
                     None => *closed = true,
                 },
                 _ = tick.tick() => {
@@ -356,9 +380,10 @@ impl Pump<'_> {
             tokio::select! {
                 next = inflight.next() => match next {
                     Some((id, Outcome::Confirmed)) => {
-                        held.remove(&id);
-                        self.counters.confirmed.fetch_add(1, Relaxed);
-                        self.counters.buffered.fetch_sub(1, Relaxed);
+                        if let Some(item) = held.remove(&id) {
+                            self.counters.confirmed.fetch_add(item.records, Relaxed);
+                            self.counters.buffered.fetch_sub(item.records, Relaxed);
+                        }
                     }
                     Some((_, Outcome::Nacked)) => {
                         self.counters.nacked.fetch_add(1, Relaxed);

@@ -24,6 +24,7 @@ use tokio::sync::mpsc;
 #[derive(Debug, Default)]
 struct Counters {
     received: AtomicU64,
+    records: AtomicU64,
     redelivered: AtomicU64,
     acked: AtomicU64,
     rejected: AtomicU64,
@@ -36,7 +37,10 @@ struct Counters {
 pub struct SourceStats {
     /// Deliveries taken from the broker (valid or not).
     pub received: u64,
-    /// Deliveries the broker flagged as redelivered (a consumer died before acking them).
+    /// Records in the readable deliveries (a v2 delivery carries a batch).
+    pub records: u64,
+    /// Deliveries (messages) the broker flagged as redelivered (a consumer died before
+    /// acking them).
     pub redelivered: u64,
     /// Records acknowledged after the store committed them.
     pub acked: u64,
@@ -57,6 +61,7 @@ impl SourceStatsHandle {
         let c = &self.0;
         SourceStats {
             received: c.received.load(Relaxed),
+            records: c.records.load(Relaxed),
             redelivered: c.redelivered.load(Relaxed),
             acked: c.acked.load(Relaxed),
             rejected: c.rejected.load(Relaxed),
@@ -149,12 +154,13 @@ impl AmqpSource {
             self.counters.redelivered.fetch_add(1, Relaxed);
         }
         let decoded = wire::check_content_type(d.properties.content_type().as_ref().map(|s| s.as_str()))
-            .and_then(|()| wire::decode(&d.data));
+            .and_then(|()| wire::decode_message(&d.data));
         match decoded {
-            Ok(record) => {
+            Ok(batch) => {
                 acks.outstanding.lock().unwrap().insert(d.delivery_tag);
                 tags.push(d.delivery_tag);
-                records.push(record);
+                self.counters.records.fetch_add(batch.len() as u64, Relaxed);
+                records.extend(batch);
             }
             Err(e) => {
                 self.counters.rejected.fetch_add(1, Relaxed);
@@ -194,9 +200,10 @@ async fn send_acks(channel: Channel, mut rx: mpsc::UnboundedReceiver<(u64, bool,
     }
 }
 
-/// The ack of one batch: one `multiple` ack on its last tag when no older delivery of the
-/// channel is still unacknowledged, else one ack per delivery.
-fn batch_ack(acks: Arc<Acks>, tags: Vec<u64>) -> Box<dyn FnOnce() + Send> {
+/// The ack of one batch (`records` records in the deliveries `tags`): one `multiple` ack on
+/// its last tag when no older delivery of the channel is still unacknowledged, else one ack
+/// per delivery (the last one counts the batch's records).
+fn batch_ack(acks: Arc<Acks>, tags: Vec<u64>, records: u64) -> Box<dyn FnOnce() + Send> {
     Box::new(move || {
         let Some(&last) = tags.iter().max() else { return };
         let mut outstanding = acks.outstanding.lock().unwrap();
@@ -204,10 +211,11 @@ fn batch_ack(acks: Arc<Acks>, tags: Vec<u64>) -> Box<dyn FnOnce() + Send> {
             outstanding.remove(t);
         }
         if outstanding.range(..last).next().is_none() {
-            let _ = acks.tx.send((last, true, tags.len() as u64));
+            let _ = acks.tx.send((last, true, records));
         } else {
-            for &t in &tags {
-                let _ = acks.tx.send((t, false, 1));
+            for (i, &t) in tags.iter().enumerate() {
+                let counted = if i + 1 == tags.len() { records } else { 0 };
+                let _ = acks.tx.send((t, false, counted));
             }
         }
     })
@@ -269,7 +277,8 @@ impl RecordSource for AmqpSource {
                 }
             }
             if !records.is_empty() {
-                return Some(Batch { records, ack: Some(batch_ack(acks, tags)) });
+                let n = records.len() as u64;
+                return Some(Batch { records, ack: Some(batch_ack(acks, tags, n)) });
             }
         }
     }

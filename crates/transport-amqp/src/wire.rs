@@ -12,6 +12,14 @@
 //!  "latency_ms": null, "validation_error": null, "raw": "[2,\"…\",…]"}
 //! ```
 //!
+//! Version 2 (`application/vnd.chargewatch.logbatch.v2+json`) is a batch: one message carries
+//! many v1 records, so that the broker confirms, stores and delivers one message per batch
+//! instead of one per record (the publisher writes v2; readers take both):
+//!
+//! ```json
+//! {"v": 2, "records": [{"v": 1, "id": "0190…", …}, {"v": 1, …}]}
+//! ```
+//!
 //! Optional fields may be absent or `null`. A reader rejects a message whose `v` it does not
 //! know (or that has none) with [`WireError::UnsupportedVersion`] / [`WireError::MissingVersion`],
 //! never by guessing.
@@ -20,10 +28,14 @@ use chargewatch_logstore::record::{Direction, LogLevel, LogRecord};
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 
-/// The version this build writes.
+/// The version of one record (alone in a message, or inside a batch).
 pub const VERSION: u64 = 1;
 /// The AMQP `content-type` of version 1.
 pub const CONTENT_TYPE: &str = "application/vnd.chargewatch.logrecord.v1+json";
+/// The version of a batch of records, what the publisher writes.
+pub const BATCH_VERSION: u64 = 2;
+/// The AMQP `content-type` of version 2.
+pub const BATCH_CONTENT_TYPE: &str = "application/vnd.chargewatch.logbatch.v2+json";
 
 /// Why a message could not be read as a log record.
 #[derive(Debug, thiserror::Error)]
@@ -32,11 +44,11 @@ pub enum WireError {
     Json(#[source] serde_json::Error),
     #[error("log record has no `v` (version) field")]
     MissingVersion,
-    #[error("log record version {0} is not supported (this build reads version {VERSION})")]
+    #[error("log record version {0} is not supported (this build reads versions {VERSION} and {BATCH_VERSION})")]
     UnsupportedVersion(u64),
-    #[error("content type `{0}` is not supported (expected `{CONTENT_TYPE}`)")]
+    #[error("content type `{0}` is not supported (expected `{CONTENT_TYPE}` or `{BATCH_CONTENT_TYPE}`)")]
     ContentType(String),
-    #[error("log record v{VERSION} is malformed: {0}")]
+    #[error("log record is malformed: {0}")]
     Malformed(String),
 }
 
@@ -74,9 +86,27 @@ struct RecordV1<'a> {
     raw: String,
 }
 
-/// Encodes a record as the current wire version.
+/// Version 2: a batch of v1 records.
+#[derive(Debug, Serialize, Deserialize)]
+struct BatchV2<'a> {
+    v: u64,
+    #[serde(borrow)]
+    records: Vec<RecordV1<'a>>,
+}
+
+/// Encodes one record as version 1.
 pub fn encode(record: &LogRecord) -> Vec<u8> {
-    let wire = RecordV1 {
+    serde_json::to_vec(&to_v1(record)).expect("a log record always serializes")
+}
+
+/// Encodes records as one version-2 batch.
+pub fn encode_batch(records: &[LogRecord]) -> Vec<u8> {
+    let batch = BatchV2 { v: BATCH_VERSION, records: records.iter().map(to_v1).collect() };
+    serde_json::to_vec(&batch).expect("a log record always serializes")
+}
+
+fn to_v1(record: &LogRecord) -> RecordV1<'_> {
+    RecordV1 {
         v: VERSION,
         id: record.id,
         timestamp: record.timestamp.to_rfc3339_opts(SecondsFormat::AutoSi, true),
@@ -94,26 +124,46 @@ pub fn encode(record: &LogRecord) -> Vec<u8> {
         latency_ms: record.latency_ms,
         validation_error: record.validation_error.clone(),
         raw: record.raw.clone(),
-    };
-    serde_json::to_vec(&wire).expect("a log record always serializes")
+    }
 }
 
 /// Checks an AMQP `content-type`: absent is accepted (the body's `v` decides), anything but
-/// the v1 type is refused.
+/// the v1 and v2 types is refused.
 pub fn check_content_type(content_type: Option<&str>) -> Result<(), WireError> {
     match content_type {
-        None | Some(CONTENT_TYPE) => Ok(()),
+        None | Some(CONTENT_TYPE) | Some(BATCH_CONTENT_TYPE) => Ok(()),
         Some(other) => Err(WireError::ContentType(other.to_owned())),
     }
 }
 
-/// Decodes a record of any supported version (today: 1).
+/// Decodes a message of any supported version: a v2 batch or a single v1 record. A batch
+/// is read whole or not at all (one broken record rejects the message).
+pub fn decode_message(bytes: &[u8]) -> Result<Vec<LogRecord>, WireError> {
+    match serde_json::from_slice::<BatchV2>(bytes) {
+        Ok(b) if b.v == BATCH_VERSION => b.records.into_iter().map(from_v1).collect(),
+        Ok(b) => Err(WireError::UnsupportedVersion(b.v)),
+        Err(_) => decode(bytes).map(|r| vec![r]),
+    }
+}
+
+/// Decodes one version-1 record.
 pub fn decode(bytes: &[u8]) -> Result<LogRecord, WireError> {
     // Fast path: a well-formed v1 record parses in one pass; only a failure looks closer.
     let w: RecordV1 = match serde_json::from_slice(bytes) {
         Ok(w) => w,
         Err(e) => return Err(explain(bytes, e)),
     };
+    if w.v == BATCH_VERSION {
+        return Err(batch_without_records());
+    }
+    from_v1(w)
+}
+
+fn batch_without_records() -> WireError {
+    WireError::Malformed(format!("a v{BATCH_VERSION} batch needs `records`, an array of v{VERSION} records"))
+}
+
+fn from_v1(w: RecordV1<'_>) -> Result<LogRecord, WireError> {
     if w.v != VERSION {
         return Err(WireError::UnsupportedVersion(w.v));
     }
@@ -142,7 +192,7 @@ pub fn decode(bytes: &[u8]) -> Result<LogRecord, WireError> {
     })
 }
 
-/// Why a body did not parse as v1: not JSON, no version, another version, or a broken v1.
+/// Why a body did not parse: not JSON, no version, another version, or a broken v1 or v2.
 fn explain(bytes: &[u8], parse_error: serde_json::Error) -> WireError {
     let value: serde_json::Value = match serde_json::from_slice(bytes) {
         Ok(v) => v,
@@ -155,6 +205,7 @@ fn explain(bytes: &[u8], parse_error: serde_json::Error) -> WireError {
         None | Some(serde_json::Value::Null) => WireError::MissingVersion,
         Some(serde_json::Value::Number(n)) => match n.as_u64() {
             Some(VERSION) => WireError::Malformed(parse_error.to_string()),
+            Some(BATCH_VERSION) => batch_without_records(),
             Some(other) => WireError::UnsupportedVersion(other),
             None => WireError::Malformed(format!("`v` must be a positive integer, not {n}")),
         },
@@ -213,10 +264,13 @@ mod tests {
     #[test]
     fn unknown_versions_are_rejected() {
         let mut v: serde_json::Value = serde_json::from_slice(&encode(&sample())).unwrap();
+        v["v"] = 3.into();
+        let err = decode_message(&serde_json::to_vec(&v).unwrap()).unwrap_err();
+        assert!(matches!(err, WireError::UnsupportedVersion(3)), "{err}");
+        assert!(err.to_string().contains("version 3 is not supported"));
         v["v"] = 2.into();
-        let err = decode(&serde_json::to_vec(&v).unwrap()).unwrap_err();
-        assert!(matches!(err, WireError::UnsupportedVersion(2)), "{err}");
-        assert!(err.to_string().contains("version 2 is not supported"));
+        let err = decode_message(&serde_json::to_vec(&v).unwrap()).unwrap_err();
+        assert!(matches!(err, WireError::Malformed(_)), "a v2 body without records: {err}");
         v.as_object_mut().unwrap().remove("v");
         assert!(matches!(decode(&serde_json::to_vec(&v).unwrap()), Err(WireError::MissingVersion)));
         v["v"] = "1".into();
@@ -236,6 +290,22 @@ mod tests {
     fn content_type() {
         assert!(check_content_type(None).is_ok());
         assert!(check_content_type(Some(CONTENT_TYPE)).is_ok());
-        assert!(check_content_type(Some("application/vnd.chargewatch.logrecord.v2+json")).is_err());
+        assert!(check_content_type(Some(BATCH_CONTENT_TYPE)).is_ok());
+        assert!(check_content_type(Some("application/vnd.chargewatch.logrecord.v3+json")).is_err());
+    }
+
+    #[test]
+    fn batches_round_trip_and_single_records_still_read() {
+        let mut second = sample();
+        second.id = new_record_id(second.timestamp);
+        second.raw = "[3,\"u-1\",{}]".into();
+        let records = vec![sample(), second];
+        let bytes = encode_batch(&records);
+        let v: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!((v["v"].as_u64(), v["records"][1]["v"].as_u64()), (Some(2), Some(1)));
+        assert_eq!(decode_message(&bytes).unwrap(), records);
+        assert_eq!(decode_message(&encode(&records[0])).unwrap(), records[..1]);
+        let broken = String::from_utf8(bytes).unwrap().replacen(r#""direction":"in""#, r#""direction":"up""#, 1);
+        assert!(matches!(decode_message(broken.as_bytes()), Err(WireError::Malformed(_))));
     }
 }
