@@ -17,6 +17,9 @@ DB=${CHARGEWATCH_TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/test}
 COMMON=(--amqp-url amqp://guest:guest@127.0.0.1:5672/%2f --amqp-prefix "cwbench-$RUN"
         --database-url "$DB" --database-schema "cwbench_$RUN" --data-dir "$WORK" --admin-token bench-token-123
         --accept-unknown-stations --default-log-level debug --ocpp-frames-per-second 0)
+# More serve flags for both processes, e.g. CLUSTER_SERVE_ARGS="--database-payload-index false".
+read -r -a EXTRA <<<"${CLUSTER_SERVE_ARGS:-}"
+COMMON+=("${EXTRA[@]}")
 RUST_LOG=warn "$BIN" serve --role indexer "${COMMON[@]}" --http-listen 127.0.0.1:18391 --ocpp-listen 127.0.0.1:18392 >"$WORK/indexer.log" &
 IDX=$!
 sleep 2

@@ -302,12 +302,14 @@ impl Pump<'_> {
         let failure: String = loop {
             // Fill the confirm window: retries first, then new records.
             while inflight.len() < window {
+                // A full batch goes at once; fewer records wait for the linger (below).
                 let item = match pending.pop_front() {
                     Some(item) => item,
-                    None => match next_message(rx, None, batch, closed) {
+                    None if rx.len() >= batch => match next_message(rx, None, batch, closed) {
                         Some(item) => item,
                         None => break,
                     },
+                    None => break,
                 };
                 seq += 1;
                 self.counters.published.fetch_add(1, Relaxed);
@@ -321,7 +323,12 @@ impl Pump<'_> {
                 last_progress = Instant::now();
                 tokio::select! {
                     r = rx.recv() => match r {
-                        Some(r) => pending.extend(next_message(rx, Some(r), batch, closed)),
+                        Some(r) => {
+                        if rx.len() + 1 < batch {
+                            tokio::time::sleep(self.config.publish_linger).await;
+                        }
+                        pending.extend(next_message(rx, Some(r), batch, closed));
+                    }
                         None => *closed = true,
                     },
                     _ = tick.tick() => if !self.conn.status().connected() {
@@ -359,7 +366,12 @@ impl Pump<'_> {
                     }
                 }
                 r = rx.recv(), if inflight.len() < window => match r {
-                    Some(r) => pending.extend(next_message(rx, Some(r), batch, closed)),
+                    Some(r) => {
+                        if rx.len() + 1 < batch {
+                            tokio::time::sleep(self.config.publish_linger).await;
+                        }
+                        pending.extend(next_message(rx, Some(r), batch, closed));
+                    }
                     None => *closed = true,
                 },
                 _ = tick.tick() => {
