@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # End-to-end throughput beyond one machine, on this machine: one gateway process and one
 # indexer process talking through the local RabbitMQ into the local PostgreSQL, under the
-# closed-loop load of `chargewatch simulate`. Prints records/s stored and frame-to-visible
-# (time from the end of the load until every record is stored).
+# closed-loop load of `chargewatch simulate`. Prints records/s stored end to end, the
+# visibility lag under load (sampled every 250 ms: how old the newest record visible in
+# PostgreSQL is, i.e. how long a frame takes to become visible; p50/p99/max of the samples
+# after the first 2 s) and the drain (time from the end of the load until every record the
+# gateway published is stored).
 #
 #   bench/cluster.sh [STATIONS] [SECONDS]
 set -euo pipefail
@@ -28,8 +31,20 @@ GW=$!
 trap 'kill $IDX $GW 2>/dev/null || true; psql "$DB" -qc "DROP SCHEMA IF EXISTS cwbench_$RUN CASCADE" >/dev/null 2>&1 || true; rm -rf "$WORK"' EXIT
 for _ in $(seq 100); do curl -sf http://127.0.0.1:18393/health >/dev/null && break; sleep 0.2; done
 count() { psql "$DB" -Atqc "SELECT count(*) FROM cwbench_$RUN.log" 2>/dev/null || echo 0; }
+lag_samples() {
+    sleep 2
+    local stop=$(($(date +%s) + SECONDS_LOAD - 2))
+    while [ "$(date +%s)" -lt "$stop" ]; do
+        psql "$DB" -Atqc "SELECT extract(epoch FROM clock_timestamp() - max(ts)) FROM cwbench_$RUN.log" 2>/dev/null
+        sleep 0.25
+    done >"$WORK/lag.txt"
+}
+lag_samples &
+LAG=$!
 "$BIN" simulate --closed-loop -n "$STATIONS" --duration "$SECONDS_LOAD" --url ws://127.0.0.1:18394/ocpp --id-prefix BENCH- | tail -3
 END=$(date +%s.%N)
+wait $LAG || true
+sort -g "$WORK/lag.txt" | awk 'NF { v[n++] = $1 } END { if (n) printf "visibility lag under load (%d samples): p50 %.2f s, p99 %.2f s, max %.2f s\n", n, v[int(n * 0.5)], v[int((n - 1) * 0.99)], v[n - 1] }'
 kill -TERM $GW; wait $GW || true
 PUBLISHED=$(grep -o '"records_published":[0-9]*' "$WORK/gateway.log" | cut -d: -f2)
 for _ in $(seq 600); do
