@@ -84,6 +84,18 @@ struct SeenMarks {
     pending: Mutex<HashMap<String, SeenMark>>,
 }
 
+/// Writes last-seen marks (inside the caller's transaction).
+fn write_marks(c: &Connection, marks: &HashMap<String, SeenMark>) -> rusqlite::Result<()> {
+    let mut seen = c.prepare_cached(
+        "UPDATE stations SET last_seen_at=max(coalesce(last_seen_at, 0), ?2),
+         last_heartbeat_at=coalesce(?3, last_heartbeat_at) WHERE id=?1",
+    )?;
+    for (id, m) in marks {
+        seen.execute(rusqlite::params![id, m.seen_ms, m.heartbeat_ms])?;
+    }
+    Ok(())
+}
+
 #[derive(Debug, Clone, Copy, Default)]
 struct SeenMark {
     seen_ms: i64,
@@ -120,15 +132,7 @@ impl SeenMarks {
         }
         let written = (|| -> rusqlite::Result<()> {
             let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-            {
-                let mut seen = tx.prepare_cached(
-                    "UPDATE stations SET last_seen_at=max(coalesce(last_seen_at, 0), ?2),
-                     last_heartbeat_at=coalesce(?3, last_heartbeat_at) WHERE id=?1",
-                )?;
-                for (id, m) in &marks {
-                    seen.execute(rusqlite::params![id, m.seen_ms, m.heartbeat_ms])?;
-                }
-            }
+            write_marks(&tx, &marks)?;
             tx.commit()
         })();
         if let Err(e) = written {
@@ -188,18 +192,8 @@ impl StateStore {
     /// Writes the pending last-seen marks now (an orderly stop).
     pub async fn flush_seen(&self) -> Result<()> {
         let marks = self.seen.clone();
-        self.run(move |c| {
-            // Inside a group transaction already: write directly.
-            for (id, m) in marks.take() {
-                c.prepare_cached(
-                    "UPDATE stations SET last_seen_at=max(coalesce(last_seen_at, 0), ?2),
-                     last_heartbeat_at=coalesce(?3, last_heartbeat_at) WHERE id=?1",
-                )?
-                .execute(rusqlite::params![id, m.seen_ms, m.heartbeat_ms])?;
-            }
-            Ok(())
-        })
-        .await
+        // Inside a group transaction already: write directly.
+        self.run(move |c| Ok(write_marks(c, &marks.take())?)).await
     }
 
     /// Runs `f` on the writer thread inside a group transaction; returns once committed.
