@@ -324,3 +324,59 @@ pub(crate) fn rows<T, P: rusqlite::Params>(
 pub(crate) fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn temp_dir(name: &str) -> std::path::PathBuf {
+        let dir = std::env::temp_dir().join(format!("cw-state-{name}-{}-{}", std::process::id(), now_ms()));
+        let _ = std::fs::remove_dir_all(&dir);
+        dir
+    }
+
+    fn stored(state: &StateStore, id: &str) -> Station {
+        state.run_sync(|c| stations::find(c, id)).unwrap().expect("station")
+    }
+
+    /// A mark is visible at once through the overlay, in the table after a flush, and
+    /// still there after the store is opened again.
+    #[tokio::test]
+    async fn last_seen_marks_are_overlaid_then_written() {
+        let dir = temp_dir("seen");
+        let state = StateStore::open(&dir).unwrap();
+        state.run(|c| stations::register(c, "CP-1", None)).await.unwrap();
+        state.mark_seen("CP-1", true);
+        let mut st = stored(&state, "CP-1");
+        assert_eq!(st.last_heartbeat_at, None, "not written yet");
+        state.overlay_seen(&mut st);
+        assert!(st.last_heartbeat_at.is_some() && st.last_seen_at.is_some(), "{st:?}");
+        state.flush_seen().await.unwrap();
+        let written = stored(&state, "CP-1");
+        assert_eq!((written.last_seen_at, written.last_heartbeat_at), (st.last_seen_at, st.last_heartbeat_at));
+        state.mark_seen("CP-1", false);
+        state.flush_seen().await.unwrap();
+        let later = stored(&state, "CP-1");
+        assert_eq!(later.last_heartbeat_at, st.last_heartbeat_at, "a frame that is not a Heartbeat keeps it");
+        assert!(later.last_seen_at >= st.last_seen_at);
+        drop(state);
+        let again = StateStore::open(&dir).unwrap();
+        assert_eq!(stored(&again, "CP-1").last_heartbeat_at, st.last_heartbeat_at);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// The writer folds pending marks in by itself, about once a second.
+    #[tokio::test]
+    async fn the_writer_flushes_marks_within_a_second_or_two() {
+        let dir = temp_dir("flush");
+        let state = StateStore::open(&dir).unwrap();
+        state.run(|c| stations::register(c, "CP-2", None)).await.unwrap();
+        state.mark_seen("CP-2", true);
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while stored(&state, "CP-2").last_heartbeat_at.is_none() {
+            assert!(Instant::now() < deadline, "the mark was never written");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
