@@ -195,7 +195,8 @@ pub fn record_status(
 ) -> Result<()> {
     let now = now_ms();
     let at_ms = at.map(|t| t.timestamp_millis()).unwrap_or(now);
-    let tx = c.savepoint()?;
+    // Atomic through the caller: `StateStore::run` runs every job in a savepoint of its own.
+    let tx = c;
     tx.prepare_cached("INSERT INTO connectors (station_id, connector_id, status, error_code, info, vendor_id, vendor_error_code, status_timestamp, updated_at)
          VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9)
          ON CONFLICT(station_id, connector_id) DO UPDATE SET status=excluded.status, error_code=excluded.error_code,
@@ -207,7 +208,6 @@ pub fn record_status(
         "INSERT INTO status_history (station_id, connector_id, status, error_code, at) VALUES (?1,?2,?3,?4,?5)",
     )?
     .execute(params![id, connector_id, status, error_code, at_ms])?;
-    tx.commit()?;
     Ok(())
 }
 

@@ -198,16 +198,13 @@ pub fn add_meter_values(
     transaction_id: Option<i64>,
     values: &[(DateTime<Utc>, &serde_json::Value)],
 ) -> Result<()> {
-    let tx = c.savepoint()?;
-    {
-        let mut st = tx.prepare_cached(
-            "INSERT INTO meter_values (station_id, connector_id, transaction_id, timestamp, sampled_value) VALUES (?1,?2,?3,?4,?5)",
-        )?;
-        for (at, sampled) in values {
-            st.execute(params![station_id, connector_id, transaction_id, at.timestamp_millis(), sampled.to_string()])?;
-        }
+    // Atomic through the caller: `StateStore::run` runs every job in a savepoint of its own.
+    let mut st = c.prepare_cached(
+        "INSERT INTO meter_values (station_id, connector_id, transaction_id, timestamp, sampled_value) VALUES (?1,?2,?3,?4,?5)",
+    )?;
+    for (at, sampled) in values {
+        st.execute(params![station_id, connector_id, transaction_id, at.timestamp_millis(), sampled.to_string()])?;
     }
-    tx.commit()?;
     Ok(())
 }
 
