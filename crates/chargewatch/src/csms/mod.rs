@@ -91,20 +91,19 @@ impl CallHandler for Csms {
             return Ok(heartbeat());
         }
         let id = station_id.to_string();
-        let p = payload;
         let cfg = self.config.clone();
         self.state
             .run(move |c| {
                 let out = match action {
-                    Action::BootNotification => boot_notification(c, &id, &p, &cfg),
-                    Action::StatusNotification => status_notification(c, &id, &p),
-                    Action::Authorize => authorize(c, &p, &cfg),
-                    Action::StartTransaction => start_transaction(c, &id, &p, &cfg),
-                    Action::StopTransaction => stop_transaction(c, &id, &p, &cfg),
-                    Action::MeterValues => meter_values(c, &id, &p),
-                    Action::DataTransfer => data_transfer(c, &id, &p),
-                    Action::DiagnosticsStatusNotification => diagnostics_status(c, &id, &p),
-                    Action::FirmwareStatusNotification => firmware_status(c, &id, &p),
+                    Action::BootNotification => boot_notification(c, &id, &payload, &cfg),
+                    Action::StatusNotification => status_notification(c, &id, &payload),
+                    Action::Authorize => authorize(c, &payload, &cfg),
+                    Action::StartTransaction => start_transaction(c, &id, &payload, &cfg),
+                    Action::StopTransaction => stop_transaction(c, &id, &payload, &cfg),
+                    Action::MeterValues => meter_values(c, &id, &payload),
+                    Action::DataTransfer => data_transfer(c, &id, &payload),
+                    Action::DiagnosticsStatusNotification => diagnostics_status(c, &id, &payload),
+                    Action::FirmwareStatusNotification => firmware_status(c, &id, &payload),
                     other => {
                         return Ok(Err(CallFailure::new(
                             ErrorCode::NotSupported,
@@ -113,7 +112,7 @@ impl CallHandler for Csms {
                     }
                 };
                 if out.is_ok() {
-                    state::profiles::on_charger_call(c, &id, action, &p)?;
+                    state::profiles::on_charger_call(c, &id, action, &payload)?;
                 }
                 out.map(Ok)
             })

@@ -335,6 +335,14 @@ mod tests {
         dir
     }
 
+    /// A fresh store in its own directory, holding one registered station `id`.
+    async fn store_with(name: &str, id: &'static str) -> (std::path::PathBuf, StateStore) {
+        let dir = temp_dir(name);
+        let state = StateStore::open(&dir).unwrap();
+        state.run(move |c| stations::register(c, id, None)).await.unwrap();
+        (dir, state)
+    }
+
     fn stored(state: &StateStore, id: &str) -> Station {
         state.run_sync(|c| stations::find(c, id)).unwrap().expect("station")
     }
@@ -343,9 +351,7 @@ mod tests {
     /// still there after the store is opened again.
     #[tokio::test]
     async fn last_seen_marks_are_overlaid_then_written() {
-        let dir = temp_dir("seen");
-        let state = StateStore::open(&dir).unwrap();
-        state.run(|c| stations::register(c, "CP-1", None)).await.unwrap();
+        let (dir, state) = store_with("seen", "CP-1").await;
         state.mark_seen("CP-1", true);
         let mut st = stored(&state, "CP-1");
         assert_eq!(st.last_heartbeat_at, None, "not written yet");
@@ -368,9 +374,7 @@ mod tests {
     /// The writer folds pending marks in by itself, about once a second.
     #[tokio::test]
     async fn the_writer_flushes_marks_within_a_second_or_two() {
-        let dir = temp_dir("flush");
-        let state = StateStore::open(&dir).unwrap();
-        state.run(|c| stations::register(c, "CP-2", None)).await.unwrap();
+        let (dir, state) = store_with("flush", "CP-2").await;
         state.mark_seen("CP-2", true);
         let deadline = Instant::now() + Duration::from_secs(5);
         while stored(&state, "CP-2").last_heartbeat_at.is_none() {
