@@ -20,6 +20,12 @@
 //! If two gateways briefly serve the same station (a charger reconnected elsewhere before
 //! the old connection was released), both get the request and the caller takes the first
 //! reply.
+//!
+//! A process can also serve a *shared* routing key ([`CommandBus::connect_serving`]): every
+//! process serving it consumes from one queue, `{command_exchange}.{key}` (auto-delete: it
+//! goes away with its last server), so each request reaches exactly one of them. Gateways
+//! without a state store of their own reach the API processes this way. Pick keys that are
+//! not station ids (a station id never contains `/`).
 
 use crate::config::AmqpConfig;
 use crate::conn::{connect, AmqpError, Backoff};
@@ -157,6 +163,8 @@ struct Inner {
     served: Mutex<HashSet<String>>,
     pending: Pending,
     requests: mpsc::Sender<CommandRequest>,
+    /// Shared routing keys this process serves (one queue per key, shared by its servers).
+    shared: Vec<String>,
     counters: Counters,
 }
 
@@ -178,6 +186,16 @@ impl CommandBus {
     /// Connects and sets up this process's command and reply queues. Incoming requests are
     /// buffered up to `request_capacity` (beyond that they are answered `queue_full`).
     pub async fn connect(config: AmqpConfig, request_capacity: usize) -> Result<Self, AmqpError> {
+        Self::connect_serving(config, request_capacity, Vec::new()).await
+    }
+
+    /// Like [`CommandBus::connect`], and also serves the shared routing keys `shared`: each
+    /// request published to one of them reaches exactly one of the processes serving it.
+    pub async fn connect_serving(
+        config: AmqpConfig,
+        request_capacity: usize,
+        shared: Vec<String>,
+    ) -> Result<Self, AmqpError> {
         config.validate().map_err(AmqpError::Config)?;
         let (tx, rx) = mpsc::channel(request_capacity.max(1));
         let inner = Arc::new(Inner {
@@ -186,6 +204,7 @@ impl CommandBus {
             served: Mutex::new(HashSet::new()),
             pending: Mutex::new(HashMap::new()),
             requests: tx,
+            shared,
             counters: Counters::default(),
         });
         let first = establish(&inner).await?;
@@ -350,7 +369,8 @@ fn transport(e: lapin::Error) -> CommandBusError {
 
 struct Established {
     conn: Connection,
-    commands: Consumer,
+    /// This process's own command queue and the shared queues it serves.
+    commands: futures_util::stream::SelectAll<Consumer>,
     replies: Consumer,
 }
 
@@ -386,12 +406,34 @@ async fn establish(inner: &Arc<Inner>) -> Result<Established, AmqpError> {
             .await?;
     }
     let no_ack = BasicConsumeOptions { no_ack: true, ..Default::default() };
-    let commands =
+    let own =
         channel.basic_consume(command_queue.as_str().into(), "commands".into(), no_ack, FieldTable::default()).await?;
+    let mut commands = futures_util::stream::select_all([own]);
+    for key in &inner.shared {
+        commands.push(consume_shared(&channel, config, key).await?);
+    }
     let replies =
         channel.basic_consume(reply_queue.as_str().into(), "replies".into(), no_ack, FieldTable::default()).await?;
     *live = Some(Live { channel, command_queue, reply_queue });
     Ok(Established { conn, commands, replies })
+}
+
+/// Declares, binds and consumes the shared queue of `key`.
+async fn consume_shared(channel: &Channel, config: &AmqpConfig, key: &str) -> Result<Consumer, AmqpError> {
+    let queue = format!("{}.{key}", config.command_exchange);
+    let shared = QueueDeclareOptions { auto_delete: true, ..Default::default() };
+    channel.queue_declare(queue.as_str().into(), shared, FieldTable::default()).await?;
+    channel
+        .queue_bind(
+            queue.as_str().into(),
+            config.command_exchange.as_str().into(),
+            key.into(),
+            QueueBindOptions::default(),
+            FieldTable::default(),
+        )
+        .await?;
+    let no_ack = BasicConsumeOptions { no_ack: true, ..Default::default() };
+    Ok(channel.basic_consume(queue.as_str().into(), "shared".into(), no_ack, FieldTable::default()).await?)
 }
 
 async fn supervise(inner: Arc<Inner>, first: Established) {

@@ -126,3 +126,49 @@ async fn the_command_bus_rebinds_its_stations_after_a_connection_loss() {
     assert_eq!(gateway.stats().reconnects, 1);
     common::cleanup(&config).await;
 }
+
+/// A server of the shared key `svc/echo` that answers with its own name.
+async fn shared_server(config: &chargewatch_transport_amqp::AmqpConfig, name: &'static str) -> CommandBus {
+    let bus = CommandBus::connect_serving(config.clone(), 16, vec!["svc/echo".into()]).await.unwrap();
+    let mut requests = bus.take_requests().unwrap();
+    tokio::spawn(async move {
+        while let Some(req) = requests.recv().await {
+            let payload = json!({"server": name, "n": req.payload["n"]});
+            req.reply.send(CommandReply::Result { payload }).await.unwrap();
+        }
+    });
+    bus
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_shared_key_reaches_exactly_one_of_its_servers() {
+    let Some(config) = common::config("shared") else { return };
+    let client = CommandBus::connect(config.clone(), 16).await.unwrap();
+    let started = Instant::now();
+    let err = client.call("svc/echo", "Ask".into(), json!({}), Duration::from_secs(5)).await.unwrap_err();
+    assert_eq!(err, CommandBusError::NotConnected("svc/echo".into()), "nobody serves the key yet");
+    assert!(started.elapsed() < Duration::from_secs(1), "{:?}", started.elapsed());
+
+    let a = shared_server(&config, "a").await;
+    let b = shared_server(&config, "b").await;
+    let mut by_server = std::collections::HashMap::<String, u32>::new();
+    for n in 0..40 {
+        let reply = client.call("svc/echo", "Ask".into(), json!({"n": n}), Duration::from_secs(5)).await.unwrap();
+        let CommandReply::Result { payload } = reply else { panic!("{reply:?}") };
+        assert_eq!(payload["n"], json!(n));
+        *by_server.entry(payload["server"].as_str().unwrap().to_owned()).or_default() += 1;
+    }
+    let (served_a, served_b) = (a.stats().requests_received, b.stats().requests_received);
+    assert_eq!(served_a + served_b, 40, "each request reached exactly one server: {by_server:?}");
+    assert!(served_a > 0 && served_b > 0, "both servers took requests: {by_server:?}");
+
+    // With one server gone the other answers everything; with both gone the key is unroutable.
+    a.close().await;
+    let reply = client.call("svc/echo", "Ask".into(), json!({"n": 99}), Duration::from_secs(5)).await.unwrap();
+    assert_eq!(reply, CommandReply::Result { payload: json!({"server": "b", "n": 99}) });
+    b.close().await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let err = client.call("svc/echo", "Ask".into(), json!({}), Duration::from_secs(5)).await.unwrap_err();
+    assert!(matches!(err, CommandBusError::NotConnected(_)), "{err}");
+    common::cleanup(&config).await;
+}
