@@ -2,16 +2,18 @@
 //! them down in order (chargers first, then the HTTP API, then the log pipeline drains).
 
 use crate::api::{self, AppState};
+use crate::cluster::remote_state::{self, RemoteState, StateOwner, STATE_KEY};
 use crate::cluster::{self, BusCommands, ClusterArgs, PresenceHandler, Roles};
 use crate::config::ServeArgs;
 use crate::csms::{Csms, CsmsConfig};
 use crate::gateway::{self, Gateway, GatewayConfig, Registry};
 use crate::logs::capture::{Capture, RingLimits};
 use crate::logs::indexer::{self, Indexer};
-use crate::logs::levels::{self, SiteLevel, StationLevel};
+use crate::logs::levels;
 use crate::logs::privacy::Masker;
 use crate::logs::{transport, Levels, Metrics};
-use crate::state::{sites, stations, transactions, StateStore};
+use crate::security::auth::CredentialSource;
+use crate::state::{stations, transactions, StateStore};
 use anyhow::Context;
 use chargewatch_logstore::sqlite::SqliteLogStore;
 use chargewatch_logstore::transport::LogTransport;
@@ -19,7 +21,6 @@ use chargewatch_logstore::LogStore;
 use chargewatch_logstore_postgres::PgLogStore;
 use chargewatch_transport_amqp::commands::CommandBus;
 use chargewatch_transport_amqp::{AmqpConfig, AmqpPublisher, AmqpSource};
-use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
@@ -125,19 +126,74 @@ fn secret_file(path: &Path) -> anyhow::Result<String> {
 
 /// Loads every site's level and station's site into the in-memory level directory.
 pub fn load_levels(state: &StateStore, levels: &Levels) -> anyhow::Result<()> {
-    let (all_sites, all_stations) = state.run_sync(|c| Ok((sites::list(c)?, stations::list(c)?)))?;
-    let sites: HashMap<_, _> = all_sites
-        .into_iter()
-        .map(|s| (s.id, SiteLevel { name: s.name, level: s.log_level, mask_id_tags: s.mask_id_tags }))
-        .collect();
-    let stations: HashMap<_, _> = all_stations
-        .into_iter()
-        .map(|s| {
-            (s.id, StationLevel { site_id: s.site_id, override_level: s.level_override.zip(s.level_override_until) })
-        })
-        .collect();
-    levels.replace(sites, stations);
+    remote_state::apply_directory(levels, remote_state::directory(state)?);
     Ok(())
+}
+
+/// What this process's gateway answers chargers from: the state store, or the API processes.
+enum StateSource {
+    Local(StateStore),
+    Remote(Arc<RemoteState>),
+}
+
+impl StateSource {
+    fn connector_lookup(&self) -> crate::logs::capture::ConnectorLookup {
+        match self {
+            StateSource::Local(state) => {
+                let state = state.clone();
+                Arc::new(move |station: &str, tx: i64| {
+                    state.run_sync(|c| transactions::connector_of_transaction(c, station, tx)).ok().flatten()
+                })
+            }
+            StateSource::Remote(remote) => {
+                let remote = remote.clone();
+                Arc::new(move |station: &str, tx: i64| remote.connector_of(station, tx))
+            }
+        }
+    }
+
+    async fn mask_key(&self, data_dir: &Path) -> anyhow::Result<String> {
+        match self {
+            StateSource::Local(_) => secret_file(&data_dir.join("mask-key")),
+            StateSource::Remote(remote) => remote.mask_key(Duration::from_secs(30)).await,
+        }
+    }
+
+    fn credentials(&self) -> CredentialSource {
+        match self {
+            StateSource::Local(state) => CredentialSource::Store(state.clone()),
+            StateSource::Remote(remote) => CredentialSource::Remote(remote.clone()),
+        }
+    }
+
+    /// Keeps the level directory current (in a process that shares the state store only
+    /// through RabbitMQ-connected roles, or through the API processes).
+    fn follow_levels(&self, levels: &Arc<Levels>, amqp: bool, ops: &mut OpsParts) -> anyhow::Result<()> {
+        match self {
+            StateSource::Local(state) => {
+                load_levels(state, levels)?;
+                if amqp {
+                    cluster::spawn_level_poller(state.clone(), levels.clone());
+                }
+            }
+            StateSource::Remote(remote) => {
+                remote_state::spawn_directory_poller(remote.clone(), levels.clone());
+                let r = remote.clone();
+                ops.checks.push(Box::new(move || ("api_reachable", r.reachable(Duration::from_secs(5)))));
+                let r = remote.clone();
+                ops.metrics.push(Box::new(move || remote_metrics(&r.counters)));
+            }
+        }
+        Ok(())
+    }
+}
+
+fn remote_metrics(c: &remote_state::RemoteCounters) -> String {
+    use std::sync::atomic::Ordering::Relaxed;
+    let mut out = counter("state_requests", "state requests sent to the API processes", c.requests.load(Relaxed));
+    out +=
+        &counter("state_request_failures", "state requests no API process answered in time", c.failures.load(Relaxed));
+    out
 }
 
 async fn open_stores(dir: &Path, cluster: &ClusterArgs) -> anyhow::Result<(StateStore, Arc<dyn LogStore>)> {
@@ -289,13 +345,10 @@ pub async fn start(args: ServeArgs) -> anyhow::Result<Running> {
     let (state, log_store) = open_stores(&args.data_dir, &args.cluster).await?;
     let metrics = Arc::new(Metrics::default());
     let levels = Levels::new(args.default_log_level, levels::system_clock());
-    load_levels(&state, &levels)?;
     let amqp = args.cluster.amqp_config();
     if amqp.is_none() {
         // One process holds every connection: whatever the store says was connected is not.
         state.run_sync(|c| stations::clear_connected(c))?;
-    } else {
-        cluster::spawn_level_poller(state.clone(), levels.clone());
     }
 
     let tail = indexer::tail_channel();
@@ -313,18 +366,25 @@ pub async fn start(args: ServeArgs) -> anyhow::Result<Running> {
     } else if roles.api {
         cluster::spawn_tail_poller(log_store.clone(), tail.clone());
     }
+    // API processes serve the state requests of remote gateways.
+    let shared = if roles.api { vec![STATE_KEY.to_owned()] } else { Vec::new() };
     let bus = match &amqp {
-        Some(cfg) => {
-            Some(Arc::new(CommandBus::connect(cfg.clone(), 1024).await.context("connecting the command bus")?))
-        }
+        Some(cfg) => Some(Arc::new(
+            CommandBus::connect_serving(cfg.clone(), 1024, shared).await.context("connecting the command bus")?,
+        )),
         None => None,
     };
-
-    let lookup_state = state.clone();
-    let lookup = Arc::new(move |station: &str, tx: i64| {
-        lookup_state.run_sync(|c| transactions::connector_of_transaction(c, station, tx)).ok().flatten()
-    });
-    let masker = Masker::new(secret_file(&args.data_dir.join("mask-key"))?);
+    let source = match &bus {
+        Some(bus) if args.cluster.remote_state() => {
+            let timeout = Duration::from_secs(args.call_timeout.clamp(1, 10));
+            StateSource::Remote(Arc::new(RemoteState::new(bus.clone(), timeout)))
+        }
+        _ => StateSource::Local(state.clone()),
+    };
+    source.follow_levels(&levels, amqp.is_some(), &mut ops)?;
+    let mask_key = source.mask_key(&args.data_dir).await?;
+    let masker = Masker::new(mask_key.clone());
+    let lookup = source.connector_lookup();
     let capture = Capture::new(levels.clone(), transport, metrics.clone(), lookup, RingLimits::default(), masker);
 
     let shutdown = CancellationToken::new();
@@ -332,7 +392,7 @@ pub async fn start(args: ServeArgs) -> anyhow::Result<Running> {
     let tracker = TaskTracker::new();
     let registry = Registry::default();
     // Charger security (security/): authentication, per-connection limits, TLS.
-    let security = crate::security::Security::from_args(&args.security, state.clone())?;
+    let security = crate::security::Security::from_args(&args.security, source.credentials())?;
     let counters = Arc::new(crate::security::listener::ListenerCounters::default());
     let (auth, listen) = (security.auth.clone(), counters.clone());
     ops.metrics.push(Box::new(move || security_metrics(&auth.counters, &listen)));
@@ -357,12 +417,17 @@ pub async fn start(args: ServeArgs) -> anyhow::Result<Running> {
             accept_unknown_id_tags: args.accept_unknown_id_tags,
         },
     );
+    let answers: Arc<dyn gateway::CallHandler> = match &source {
+        StateSource::Remote(remote) => remote.clone(),
+        StateSource::Local(_) => Arc::new(csms.clone()),
+    };
+    if let Some(bus) = bus.as_ref().filter(|_| roles.gateway || roles.api) {
+        let owner = roles.api.then(|| StateOwner { csms, state: state.clone(), mask_key: mask_key.into() });
+        cluster::spawn_command_server(bus, registry.clone(), owner);
+    }
     let handler: Arc<dyn gateway::CallHandler> = match &bus {
-        Some(bus) if roles.gateway => {
-            cluster::spawn_command_server(bus, registry.clone());
-            Arc::new(PresenceHandler { inner: Arc::new(csms), bus: bus.clone() })
-        }
-        _ => Arc::new(csms),
+        Some(bus) if roles.gateway => Arc::new(PresenceHandler { inner: answers, bus: bus.clone() }),
+        _ => answers,
     };
     let command_timeout = Duration::from_secs(args.call_timeout * (args.command_queue as u64 + 1))
         .min(Duration::from_secs(args.call_timeout + 5));

@@ -57,10 +57,16 @@ struct Cluster {
 
 impl Cluster {
     fn spawn(&self, role: &str, http: u16, ocpp: u16) -> Proc {
+        self.spawn_in(&self.dir, role, http, ocpp, &[])
+    }
+
+    /// A process with its own data dir (a process on another host) and extra flags.
+    fn spawn_in(&self, dir: &std::path::Path, role: &str, http: u16, ocpp: u16, extra: &[&str]) -> Proc {
         let mut child = Command::new(env!("CARGO_BIN_EXE_chargewatch"))
             .args(["serve", "--role", role, "--amqp-url", AMQP, "--amqp-prefix", &self.prefix])
             .args(["--database-url", &database_url(), "--database-schema", &self.schema])
-            .args(["--data-dir", self.dir.to_str().unwrap(), "--admin-token", TOKEN])
+            .args(["--data-dir", dir.to_str().unwrap(), "--admin-token", TOKEN])
+            .args(extra)
             .args(["--http-listen", &format!("127.0.0.1:{http}"), "--ocpp-listen", &format!("127.0.0.1:{ocpp}")])
             .args(["--accept-unknown-stations", "--default-log-level", "debug"])
             .env("CHARGEWATCH_OCPP_FRAMES_PER_SECOND", "0")
@@ -78,6 +84,13 @@ impl Cluster {
             }
         });
         Proc { child, finals: self.finals.clone(), http, ocpp }
+    }
+}
+
+impl Drop for Proc {
+    /// A failed test leaves no process behind.
+    fn drop(&mut self) {
+        let _ = self.child.kill();
     }
 }
 
@@ -158,8 +171,12 @@ async fn two_gateways_one_indexer_one_api_lose_nothing() {
     api.wait_healthy().await;
     let mut indexer = c.spawn("indexer", free_port(), free_port());
     let (ga_ports, gb_ports) = ((free_port(), free_port()), (free_port(), free_port()));
+    // Gateway A shares the API process's data dir (same host); gateway B has its own and
+    // asks the API process for its state through RabbitMQ (another host).
+    let gb_dir = common::temp_dir("cluster-gb");
+    let remote = ["--gateway-state", "remote"];
     let ga = c.spawn("gateway", ga_ports.0, ga_ports.1);
-    let gb = c.spawn("gateway", gb_ports.0, gb_ports.1);
+    let gb = c.spawn_in(&gb_dir, "gateway", gb_ports.0, gb_ports.1, &remote);
     for p in [&indexer, &ga, &gb] {
         p.wait_healthy().await;
     }
@@ -198,7 +215,7 @@ async fn two_gateways_one_indexer_one_api_lose_nothing() {
 
     // Restart gateway B; its stations reconnect to the new process.
     gb.terminate();
-    let gb = c.spawn("gateway", gb_ports.0, gb_ports.1);
+    let gb = c.spawn_in(&gb_dir, "gateway", gb_ports.0, gb_ports.1, &remote);
     gb.wait_healthy().await;
     tokio::time::sleep(Duration::from_secs(3)).await;
 
@@ -229,7 +246,136 @@ async fn two_gateways_one_indexer_one_api_lose_nothing() {
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
     assert_eq!(count, produced, "stored vs produced by {} gateway lifetimes", finals.len());
+
+    // The remote gateway's stations booted into the API process's state store.
+    let api_client = common::Api { base: format!("http://127.0.0.1:{}", api.http), http: reqwest::Client::new() };
+    let station = api_client.get("/api/v1/stations/GB-0001").await;
+    assert!(station["vendor"].is_string(), "booted through the remote gateway: {station}");
     indexer.terminate();
     api.terminate();
     let _ = std::fs::remove_dir_all(dir);
+    let _ = std::fs::remove_dir_all(gb_dir);
+}
+
+/// A test station on a gateway process, speaking raw OCPP-J.
+async fn station_on(ocpp: u16, id: &str, basic: Option<&str>) -> Result<common::Station, u16> {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let mut req = format!("ws://127.0.0.1:{ocpp}/ocpp/{id}").into_client_request().unwrap();
+    req.headers_mut().insert("Sec-WebSocket-Protocol", "ocpp1.6".parse().unwrap());
+    if let Some(password) = basic {
+        use base64::Engine;
+        let token = base64::engine::general_purpose::STANDARD.encode(format!("{id}:{password}"));
+        req.headers_mut().insert("Authorization", format!("Basic {token}").parse().unwrap());
+    }
+    match tokio_tungstenite::connect_async(req).await {
+        Ok((ws, _)) => Ok(common::Station { ws, next_id: 1 }),
+        Err(tokio_tungstenite::tungstenite::Error::Http(r)) => Err(r.status().as_u16()),
+        Err(e) => panic!("{id}: {e}"),
+    }
+}
+
+/// A gateway with its own data dir (`--gateway-state remote`) answers chargers from the API
+/// process's state: registration, id tags, transactions, charger passwords, log levels; it
+/// says so clearly while no API process answers, and recovers when one is back.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_gateway_on_another_host_answers_from_the_api_process() {
+    if !services_or_skip() {
+        return;
+    }
+    let run = uuid::Uuid::new_v4().simple().to_string();
+    let c = Cluster {
+        dir: common::temp_dir("remote-api"),
+        prefix: format!("cwtest-{run}"),
+        schema: format!("cw_remote_{run}"),
+        finals: Arc::default(),
+    };
+    let api_ports = (free_port(), free_port());
+    let api = c.spawn_in(&c.dir, "api,indexer", api_ports.0, api_ports.1, &[]);
+    api.wait_healthy().await;
+    let gw_dir = common::temp_dir("remote-gw");
+    let gw = c.spawn_in(&gw_dir, "gateway", free_port(), free_port(), &["--gateway-state", "remote"]);
+    gw.wait_healthy().await;
+    let http = common::Api { base: format!("http://127.0.0.1:{}", api.http), http: reqwest::Client::new() };
+
+    // Boot and transactions: the answers come from the API process's state store.
+    let mut st = station_on(gw.ocpp, "RG-1", None).await.expect("profile 0 connects");
+    assert_eq!(st.boot().await["status"], "Accepted");
+    let tag = json!({"idTag": "TAG-RG"});
+    assert_eq!(st.ok("Authorize", tag.clone()).await["idTagInfo"]["status"], "Invalid", "unknown tag");
+    let (s, v) = http.put("/api/v1/id-tags/TAG-RG", json!({"status": "Accepted"})).await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(st.ok("Authorize", tag).await["idTagInfo"]["status"], "Accepted", "tag known to the API process");
+    let start = json!({"connectorId": 1, "idTag": "TAG-RG", "meterStart": 100, "timestamp": common::now()});
+    let started = st.ok("StartTransaction", start).await;
+    let tx = started["transactionId"].as_i64().expect("a transaction id");
+    assert_eq!(started["idTagInfo"]["status"], "Accepted");
+    let stop = json!({"transactionId": tx, "meterStop": 600, "timestamp": common::now(), "idTag": "TAG-RG"});
+    st.ok("StopTransaction", stop).await;
+    let t = http.get(&format!("/api/v1/transactions/{tx}")).await;
+    assert_eq!((t["station_id"].as_str(), t["meter_stop"].as_i64()), (Some("RG-1"), Some(600)), "{t}");
+    let station = http.get("/api/v1/stations/RG-1").await;
+    assert_eq!((station["vendor"].as_str(), station["connected"].as_bool()), (Some("TestVendor"), Some(true)));
+    // The StopTransaction's log record has its connector (learned from the StartTransaction).
+    let stops = http.logs_until("station_id=RG-1&action=StopTransaction&message_type=CALL", |i| !i.is_empty()).await;
+    assert_eq!(stops[0]["connector_id"], 1, "{}", stops[0]);
+
+    // Charger passwords set through the API process protect the remote gateway.
+    let (s, v) =
+        http.put("/api/v1/stations/RG-2/security", json!({"profile": 1, "password": "remote-pass-1234"})).await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(station_on(gw.ocpp, "RG-2", None).await.err(), Some(401), "no password");
+    assert_eq!(station_on(gw.ocpp, "RG-2", Some("wrong-pass-12345")).await.err(), Some(401), "wrong password");
+    let mut st2 = station_on(gw.ocpp, "RG-2", Some("remote-pass-1234")).await.expect("right password");
+    assert_eq!(st2.boot().await["status"], "Accepted");
+
+    // A level change made through the API process applies in the remote gateway within 1 s:
+    // a Heartbeat sent after it is not logged, while RG-2's Heartbeat sent after that is.
+    http.site_with("rg-site", "none", &["RG-1"]).await;
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    let quiet = st.call("Heartbeat", json!({})).await;
+    let marker = st2.call("Heartbeat", json!({})).await;
+    let beats = |station: &'static str, id: Value| {
+        let http = &http;
+        async move {
+            let query = format!("station_id={station}&action=Heartbeat&message_type=CALL");
+            http.logs_until(&query, |items| items.iter().any(|r| r["unique_id"] == id)).await
+        }
+    };
+    beats("RG-2", marker[1].clone()).await;
+    let logged = http.get("/api/v1/logs?station_id=RG-1&action=Heartbeat").await;
+    assert_eq!(logged["items"], json!([]), "a station at level none logs nothing: {logged}");
+    assert_eq!(quiet[0], 3, "answered all the same: {quiet}");
+
+    // Without an API process the charger gets a CALLERROR that says so, and /health degrades.
+    api.terminate();
+    let answer = st.call("Heartbeat", json!({})).await;
+    assert_eq!((answer[0].as_i64(), answer[2].as_str()), (Some(4), Some("InternalError")), "{answer}");
+    assert!(answer[3].as_str().unwrap().contains("no API process"), "{answer}");
+    let health_url = format!("http://127.0.0.1:{}/health", gw.http);
+    let mut degraded = Value::Null;
+    for _ in 0..100 {
+        let r = reqwest::get(&health_url).await.unwrap();
+        if r.status() == 503 {
+            degraded = r.json().await.unwrap();
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(degraded["checks"]["api_reachable"], false, "{degraded}");
+    let api = c.spawn_in(&c.dir, "api,indexer", api_ports.0, api_ports.1, &[]);
+    api.wait_healthy().await;
+    let mut back = Value::Null;
+    for _ in 0..50 {
+        back = st.call("Heartbeat", json!({})).await;
+        if back[0] == 3 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(back[0], 3, "answered again once an API process is back: {back}");
+    drop((st, st2));
+    gw.terminate();
+    api.terminate();
+    let _ = std::fs::remove_dir_all(&c.dir);
+    let _ = std::fs::remove_dir_all(gw_dir);
 }

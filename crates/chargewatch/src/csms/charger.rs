@@ -47,6 +47,8 @@ pub fn boot_notification(c: &mut Connection, id: &str, p: &Value, cfg: &CsmsConf
         Some(st) => st.registered,
         None => {
             stations::ensure_known(c, id, cfg.accept_unknown_stations)?;
+            // Its connection opened before the station had a row to mark.
+            stations::set_connected(c, id, true)?;
             cfg.accept_unknown_stations
         }
     };

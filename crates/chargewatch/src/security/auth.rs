@@ -76,8 +76,28 @@ struct Verified {
     at: Instant,
 }
 
+/// Where a station's credentials come from: the state store, or, for a gateway without one
+/// (`--gateway-state remote`), the API processes.
+#[derive(Clone)]
+pub enum CredentialSource {
+    Store(StateStore),
+    Remote(Arc<crate::cluster::remote_state::RemoteState>),
+}
+
+impl CredentialSource {
+    async fn get(&self, station_id: &str) -> Result<Option<Credentials>, String> {
+        match self {
+            CredentialSource::Store(state) => {
+                let id = station_id.to_string();
+                state.run(move |c| credentials::get(c, &id)).await.map_err(|e| e.to_string())
+            }
+            CredentialSource::Remote(remote) => remote.credentials(station_id).await,
+        }
+    }
+}
+
 pub struct ChargerAuth {
-    state: StateStore,
+    source: CredentialSource,
     min_profile: u8,
     failures: FailureLimiter,
     client_ca: Option<Arc<dyn ClientCertVerifier>>,
@@ -99,14 +119,14 @@ impl std::fmt::Debug for ChargerAuth {
 
 impl ChargerAuth {
     pub fn new(
-        state: StateStore,
+        source: CredentialSource,
         min_profile: u8,
         failures: FailureLimits,
         client_ca: Option<Arc<dyn ClientCertVerifier>>,
     ) -> ChargerAuth {
         let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
         ChargerAuth {
-            state,
+            source,
             min_profile,
             failures: FailureLimiter::new(failures),
             client_ca,
@@ -135,8 +155,7 @@ impl ChargerAuth {
                 retry_after: Some(Duration::from_secs(secs)),
             });
         }
-        let id = station_id.to_string();
-        let creds = self.state.run(move |c| credentials::get(c, &id)).await.map_err(|e| {
+        let creds = self.source.get(station_id).await.map_err(|e| {
             tracing::error!(error = %e, "reading station credentials failed");
             Refusal {
                 status: StatusCode::SERVICE_UNAVAILABLE,

@@ -23,7 +23,6 @@ pub use auth::{ChargerAuth, Refusal};
 pub use tls::TlsPeer;
 
 use crate::gateway::GatewayConfig;
-use crate::state::StateStore;
 use clap::Args;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -121,7 +120,7 @@ pub struct Security {
 
 impl Security {
     /// Validates the flags and loads the TLS files.
-    pub fn from_args(args: &SecurityArgs, state: StateStore) -> anyhow::Result<Security> {
+    pub fn from_args(args: &SecurityArgs, credentials: auth::CredentialSource) -> anyhow::Result<Security> {
         let tls = match (&args.ocpp_tls_listen, &args.ocpp_tls_cert, &args.ocpp_tls_key) {
             (Some(_), Some(cert), Some(key)) => {
                 Some(tls::ServerTls::load(cert, key, args.ocpp_tls_client_ca.as_deref())?)
@@ -141,7 +140,7 @@ impl Security {
             window: Duration::from_secs(args.ocpp_auth_failure_window),
             block: Duration::from_secs(args.ocpp_auth_block),
         };
-        let auth = Arc::new(ChargerAuth::new(state, args.ocpp_min_security_profile, failures, client_ca));
+        let auth = Arc::new(ChargerAuth::new(credentials, args.ocpp_min_security_profile, failures, client_ca));
         let listener = listener::ListenerConfig {
             handshake_timeout: Duration::from_secs(args.ocpp_handshake_timeout),
             max_handshakes: args.ocpp_max_handshakes as usize,

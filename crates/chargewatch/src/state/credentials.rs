@@ -6,7 +6,7 @@ use super::Result;
 use rusqlite::{params, Connection, OptionalExtension};
 
 /// The security settings of one station.
-#[derive(Clone, PartialEq)]
+#[derive(Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Credentials {
     pub station_id: String,
     /// 0 = none, 1 = HTTP Basic, 2 = TLS + HTTP Basic, 3 = TLS client certificate.

@@ -7,6 +7,10 @@
 //! - An API process routes commands through the command exchange and tails the log store.
 //! - Every process reloads log levels from the shared state store twice a second, so a
 //!   change applies everywhere within one second.
+//! - A gateway on another host (`--gateway-state remote`) has no state store: it asks the
+//!   API processes over the command bus ([`remote_state`]).
+
+pub mod remote_state;
 
 use crate::api::Commands;
 use crate::gateway::{CallFailure, CallHandler, CommandError, CommandOutcome, Registry};
@@ -17,6 +21,7 @@ use chargewatch_logstore::{LogQuery, LogRecord, LogStore};
 use chargewatch_ocpp::Action;
 use chargewatch_transport_amqp::commands::{CommandBus, CommandBusError, CommandReply, CommandRequest};
 use clap::Args;
+use remote_state::{StateOwner, STATE_KEY};
 use serde_json::Value;
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -49,6 +54,20 @@ pub struct ClusterArgs {
     /// until dropped by hand: `DROP INDEX {schema}.log_raw_trgm`).
     #[arg(long, env = "CHARGEWATCH_DATABASE_PAYLOAD_INDEX", default_value_t = true, action = clap::ArgAction::Set)]
     pub database_payload_index: bool,
+    /// Where a gateway process (`--role gateway` without `api`) keeps the state its chargers
+    /// need (stations, id tags, transactions, credentials, levels): `local` reads and writes
+    /// the state store under --data-dir, shared with the API process, so both run on one
+    /// host; `remote` keeps no state and asks the API processes through RabbitMQ, so the
+    /// gateway can run on any host.
+    #[arg(long, env = "CHARGEWATCH_GATEWAY_STATE", value_enum, default_value_t = GatewayState::Local)]
+    pub gateway_state: GatewayState,
+}
+
+/// See `--gateway-state`.
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GatewayState {
+    Local,
+    Remote,
 }
 
 /// The roles of this process.
@@ -120,7 +139,19 @@ impl ClusterArgs {
                 );
             }
         }
+        if self.gateway_state == GatewayState::Remote {
+            anyhow::ensure!(
+                roles.gateway && !roles.api && self.amqp_url.is_some(),
+                "--gateway-state remote is for a gateway process without the api role, with --amqp-url \
+                 (it asks the API processes for its state through RabbitMQ)"
+            );
+        }
         Ok(roles)
+    }
+
+    /// Whether this process's gateway asks the API processes for its state.
+    pub fn remote_state(&self) -> bool {
+        self.gateway_state == GatewayState::Remote
     }
 }
 
@@ -180,13 +211,24 @@ impl CallHandler for PresenceHandler {
     }
 }
 
-/// Answers commands for stations this gateway holds through its local registry.
-pub fn spawn_command_server(bus: &CommandBus, registry: Registry) -> Option<tokio::task::JoinHandle<()>> {
+/// Answers commands for stations this gateway holds through its local registry and, in an
+/// API process (`owner`), the state requests of remote gateways.
+pub fn spawn_command_server(
+    bus: &CommandBus,
+    registry: Registry,
+    owner: Option<StateOwner>,
+) -> Option<tokio::task::JoinHandle<()>> {
     let mut requests = bus.take_requests()?;
     Some(tokio::spawn(async move {
         while let Some(req) = requests.recv().await {
-            let registry = registry.clone();
-            tokio::spawn(answer(registry, req));
+            match &owner {
+                Some(owner) if req.station_id == STATE_KEY => {
+                    tokio::spawn(owner.clone().answer(req));
+                }
+                _ => {
+                    tokio::spawn(answer(registry.clone(), req));
+                }
+            }
         }
     }))
 }

@@ -1,0 +1,388 @@
+//! Gateways on other hosts: a gateway started with `--gateway-state remote` keeps no state
+//! store. It asks the API processes for everything a charger's connection needs, over the
+//! command bus's shared routing key [`STATE_KEY`] (each request reaches exactly one API
+//! process):
+//!
+//! - `call`: a charger-initiated CALL, answered by the API process's call handler (`Csms`)
+//!   against its state store; the CALLRESULT or CALLERROR comes back as is;
+//! - `connected` / `disconnected`: the station's connection state;
+//! - `credentials`: the station's security profile, password hash and pinned certificate
+//!   (the gateway verifies the password itself);
+//! - `directory`: every site's log level and every station's site and override, for the
+//!   capture's level filter (polled twice a second; unchanged directories are not resent);
+//! - `mask_key`: the key id tags are masked with, so that masks agree across gateways.
+//!
+//! When no API process answers, a charger's CALL gets a CALLERROR `InternalError` that says
+//! so (the charger retries, as OCPP has it), and the gateway's `/health` turns degraded.
+
+use crate::csms::Csms;
+use crate::gateway::{CallFailure, CallHandler};
+use crate::logs::levels::{SiteLevel, StationLevel};
+use crate::logs::Levels;
+use crate::state::credentials::{self, Credentials};
+use crate::state::{sites, stations, StateStore};
+use chargewatch_logstore::LogLevel;
+use chargewatch_ocpp::{Action, ErrorCode};
+use chargewatch_transport_amqp::commands::{CommandBus, CommandBusError, CommandReply, CommandRequest};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// The shared routing key the API processes serve (a station id never contains `/`).
+pub const STATE_KEY: &str = "chargewatch/state";
+
+/// What a remote gateway asks an API process.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum StateRequest {
+    Call { station_id: String, action: String, payload: Value },
+    Connected { station_id: String },
+    Disconnected { station_id: String },
+    Credentials { station_id: String },
+    Directory { known: Option<String> },
+    MaskKey,
+}
+
+/// The level directory as it crosses the bus.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct DirectoryReply {
+    /// A digest of the directory: a request that knows it gets `unchanged`.
+    pub digest: String,
+    #[serde(default)]
+    pub unchanged: bool,
+    #[serde(default)]
+    pub sites: Vec<SiteEntry>,
+    #[serde(default)]
+    pub stations: Vec<StationEntry>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SiteEntry {
+    pub id: String,
+    pub name: String,
+    pub level: LogLevel,
+    pub mask_id_tags: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StationEntry {
+    pub id: String,
+    pub site_id: Option<String>,
+    pub override_level: Option<(LogLevel, DateTime<Utc>)>,
+}
+
+/// The API process's side: answers remote gateways from its state store.
+#[derive(Clone)]
+pub struct StateOwner {
+    pub csms: Csms,
+    pub state: StateStore,
+    pub mask_key: Arc<str>,
+}
+
+impl StateOwner {
+    /// Answers one request (spawned per request by the command server).
+    pub async fn answer(self, req: CommandRequest) {
+        let reply = match serde_json::from_value::<StateRequest>(req.payload) {
+            Ok(r) => self.reply(r).await,
+            Err(e) => error_reply(ErrorCode::FormationViolation, format!("unreadable state request: {e}")),
+        };
+        if let Err(e) = req.reply.send(reply).await {
+            tracing::warn!(error = %e, "could not answer a remote gateway");
+        }
+    }
+
+    async fn reply(&self, req: StateRequest) -> CommandReply {
+        let done = |r: Result<Value, String>| match r {
+            Ok(payload) => CommandReply::Result { payload },
+            Err(e) => {
+                tracing::error!(error = %e, "state request failed");
+                error_reply(ErrorCode::InternalError, "the central system could not read its state; retry".into())
+            }
+        };
+        match req {
+            StateRequest::Call { station_id, action, payload } => self.call(&station_id, &action, payload).await,
+            StateRequest::Connected { station_id } => {
+                self.csms.connected(&station_id).await;
+                CommandReply::Result { payload: Value::Null }
+            }
+            StateRequest::Disconnected { station_id } => {
+                self.csms.disconnected(&station_id).await;
+                CommandReply::Result { payload: Value::Null }
+            }
+            StateRequest::Credentials { station_id } => {
+                let found = self.state.run(move |c| credentials::get(c, &station_id)).await;
+                done(found.map_err(|e| e.to_string()).map(|c| serde_json::to_value(c).unwrap_or_default()))
+            }
+            StateRequest::Directory { known } => {
+                let s = self.state.clone();
+                let dir = tokio::task::spawn_blocking(move || directory(&s)).await;
+                let dir = dir.map_err(|e| e.to_string()).and_then(|d| d.map_err(|e| e.to_string()));
+                done(dir.map(|d| {
+                    let unchanged = known.as_deref() == Some(d.digest.as_str());
+                    let d = if unchanged {
+                        DirectoryReply { digest: d.digest, unchanged, ..Default::default() }
+                    } else {
+                        d
+                    };
+                    serde_json::to_value(d).unwrap_or_default()
+                }))
+            }
+            StateRequest::MaskKey => CommandReply::Result { payload: Value::String(self.mask_key.to_string()) },
+        }
+    }
+
+    async fn call(&self, station_id: &str, action: &str, payload: Value) -> CommandReply {
+        let Ok(action) = action.parse::<Action>() else {
+            return error_reply(ErrorCode::NotImplemented, format!("unknown action `{action}`"));
+        };
+        match self.csms.handle(station_id, action, Arc::new(payload)).await {
+            Ok(payload) => CommandReply::Result { payload },
+            Err(f) => error_reply(f.code, f.description),
+        }
+    }
+}
+
+fn error_reply(code: ErrorCode, description: String) -> CommandReply {
+    CommandReply::Error { code: code.as_str().to_owned(), description, details: Value::Null }
+}
+
+/// Every site's level and every station's site, with a digest of both.
+pub fn directory(state: &StateStore) -> anyhow::Result<DirectoryReply> {
+    let (all_sites, all_stations) = state.run_sync(|c| Ok((sites::list(c)?, stations::list(c)?)))?;
+    let sites: Vec<SiteEntry> = all_sites
+        .into_iter()
+        .map(|s| SiteEntry { id: s.id, name: s.name, level: s.log_level, mask_id_tags: s.mask_id_tags })
+        .collect();
+    let stations: Vec<StationEntry> = all_stations
+        .into_iter()
+        .map(|s| StationEntry {
+            id: s.id,
+            site_id: s.site_id,
+            override_level: s.level_override.zip(s.level_override_until),
+        })
+        .collect();
+    let digest = {
+        use sha2::Digest;
+        let body = serde_json::to_vec(&(&sites, &stations)).unwrap_or_default();
+        sha2::Sha256::digest(body)[..16].iter().map(|b| format!("{b:02x}")).collect()
+    };
+    Ok(DirectoryReply { digest, unchanged: false, sites, stations })
+}
+
+/// Puts a directory into the level filter.
+pub fn apply_directory(levels: &Levels, d: DirectoryReply) {
+    let sites: HashMap<_, _> = d
+        .sites
+        .into_iter()
+        .map(|s| (s.id, SiteLevel { name: s.name, level: s.level, mask_id_tags: s.mask_id_tags }))
+        .collect();
+    let stations: HashMap<_, _> = d
+        .stations
+        .into_iter()
+        .map(|s| (s.id, StationLevel { site_id: s.site_id, override_level: s.override_level }))
+        .collect();
+    levels.replace(sites, stations);
+}
+
+/// Counters of a remote gateway's requests (`/metrics`).
+#[derive(Debug, Default)]
+pub struct RemoteCounters {
+    pub requests: AtomicU64,
+    pub failures: AtomicU64,
+    /// When an API process last answered (Unix milliseconds).
+    pub last_answer_ms: AtomicI64,
+}
+
+/// The gateway's side: a call handler and state source that asks the API processes.
+pub struct RemoteState {
+    bus: Arc<CommandBus>,
+    timeout: Duration,
+    /// (station, transaction id) → connector, learned from the StartTransactions this
+    /// gateway forwarded, for the log records of later StopTransactions.
+    connectors: Mutex<HashMap<(String, i64), i64>>,
+    pub counters: RemoteCounters,
+}
+
+/// Transactions remembered for the connector lookup before the map starts over.
+const CONNECTORS_KEPT: usize = 100_000;
+
+impl RemoteState {
+    pub fn new(bus: Arc<CommandBus>, timeout: Duration) -> RemoteState {
+        RemoteState { bus, timeout, connectors: Mutex::default(), counters: RemoteCounters::default() }
+    }
+
+    async fn ask(&self, req: &StateRequest) -> Result<CommandReply, CommandBusError> {
+        self.counters.requests.fetch_add(1, Relaxed);
+        let body = serde_json::to_value(req).expect("a state request serializes");
+        let op = body["op"].as_str().unwrap_or_default().to_owned();
+        let reply = self.bus.call(STATE_KEY, op, body, self.timeout).await;
+        match &reply {
+            Ok(_) => self.counters.last_answer_ms.store(Utc::now().timestamp_millis(), Relaxed),
+            Err(e) => {
+                self.counters.failures.fetch_add(1, Relaxed);
+                tracing::warn!(error = %e, "no API process answered a state request");
+            }
+        }
+        reply
+    }
+
+    /// Asks and expects a result.
+    async fn fetch(&self, req: &StateRequest) -> Result<Value, String> {
+        match self.ask(req).await {
+            Ok(CommandReply::Result { payload }) => Ok(payload),
+            Ok(CommandReply::Error { code, description, .. }) => Err(format!("{code}: {description}")),
+            Ok(other) => Err(format!("unexpected answer {other:?}")),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+
+    /// Whether an API process answered within `within`.
+    pub fn reachable(&self, within: Duration) -> bool {
+        let last = self.counters.last_answer_ms.load(Relaxed);
+        Utc::now().timestamp_millis() - last <= within.as_millis() as i64
+    }
+
+    /// The station's charger security settings.
+    pub async fn credentials(&self, station_id: &str) -> Result<Option<Credentials>, String> {
+        let v = self.fetch(&StateRequest::Credentials { station_id: station_id.to_owned() }).await?;
+        serde_json::from_value(v).map_err(|e| format!("unreadable credentials: {e}"))
+    }
+
+    /// The mask key, waiting up to `patience` for an API process to answer.
+    pub async fn mask_key(&self, patience: Duration) -> anyhow::Result<String> {
+        let deadline = tokio::time::Instant::now() + patience;
+        loop {
+            match self.fetch(&StateRequest::MaskKey).await {
+                Ok(Value::String(k)) => return Ok(k),
+                Ok(other) => anyhow::bail!("the API process sent a mask key that is not a string: {other}"),
+                Err(e) if tokio::time::Instant::now() >= deadline => {
+                    anyhow::bail!("--gateway-state remote: no API process answered within {patience:?} ({e})")
+                }
+                Err(e) => {
+                    tracing::info!(error = %e, "waiting for an API process to answer");
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                }
+            }
+        }
+    }
+
+    /// The level directory, or `None` when it is the one with digest `known`.
+    pub async fn directory(&self, known: Option<String>) -> Result<Option<DirectoryReply>, String> {
+        let v = self.fetch(&StateRequest::Directory { known }).await?;
+        let d: DirectoryReply = serde_json::from_value(v).map_err(|e| format!("unreadable directory: {e}"))?;
+        Ok((!d.unchanged).then_some(d))
+    }
+
+    /// The connector of a transaction this gateway saw start.
+    pub fn connector_of(&self, station_id: &str, transaction_id: i64) -> Option<i64> {
+        self.connectors.lock().unwrap_or_else(|p| p.into_inner()).get(&(station_id.to_owned(), transaction_id)).copied()
+    }
+
+    fn learn(&self, station_id: &str, action: Action, request: &Value, answer: &Value) {
+        if action != Action::StartTransaction {
+            return;
+        }
+        let (Some(tx), Some(connector)) = (answer["transactionId"].as_i64(), request["connectorId"].as_i64()) else {
+            return;
+        };
+        let mut map = self.connectors.lock().unwrap_or_else(|p| p.into_inner());
+        if map.len() >= CONNECTORS_KEPT {
+            map.clear();
+        }
+        map.insert((station_id.to_owned(), tx), connector);
+    }
+}
+
+#[async_trait::async_trait]
+impl CallHandler for RemoteState {
+    async fn handle(&self, station_id: &str, action: Action, payload: Arc<Value>) -> Result<Value, CallFailure> {
+        let req = StateRequest::Call {
+            station_id: station_id.to_owned(),
+            action: action.as_str().to_owned(),
+            payload: Value::clone(&payload),
+        };
+        match self.ask(&req).await {
+            Ok(CommandReply::Result { payload: answer }) => {
+                self.learn(station_id, action, &payload, &answer);
+                Ok(answer)
+            }
+            Ok(CommandReply::Error { code, description, .. }) => {
+                let code = code.parse().unwrap_or(ErrorCode::InternalError);
+                Err(CallFailure::new(code, description))
+            }
+            Ok(_) | Err(_) => Err(CallFailure::new(
+                ErrorCode::InternalError,
+                "the central system is unavailable (no API process answered); retry",
+            )),
+        }
+    }
+
+    async fn connected(&self, station_id: &str) {
+        let _ = self.ask(&StateRequest::Connected { station_id: station_id.to_owned() }).await;
+    }
+
+    async fn disconnected(&self, station_id: &str) {
+        let _ = self.ask(&StateRequest::Disconnected { station_id: station_id.to_owned() }).await;
+    }
+}
+
+/// Keeps a remote gateway's level filter current: asks for the directory twice a second.
+pub fn spawn_directory_poller(remote: Arc<RemoteState>, levels: Arc<Levels>) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut known: Option<String> = None;
+        let mut tick = tokio::time::interval(Duration::from_millis(500));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            match remote.directory(known.clone()).await {
+                Ok(Some(d)) => {
+                    known = Some(d.digest.clone());
+                    apply_directory(&levels, d);
+                }
+                Ok(None) => {}
+                Err(e) => tracing::debug!(error = %e, "level directory not refreshed"),
+            }
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn requests_have_a_stable_wire_form() {
+        let r = StateRequest::Call { station_id: "CP1".into(), action: "Heartbeat".into(), payload: json!({}) };
+        assert_eq!(
+            serde_json::to_value(&r).unwrap(),
+            json!({"op": "call", "station_id": "CP1", "action": "Heartbeat", "payload": {}})
+        );
+        assert_eq!(serde_json::to_value(StateRequest::MaskKey).unwrap(), json!({"op": "mask_key"}));
+        let back: StateRequest = serde_json::from_value(json!({"op": "directory", "known": "ab"})).unwrap();
+        assert!(matches!(back, StateRequest::Directory { known: Some(k) } if k == "ab"));
+    }
+
+    #[test]
+    fn the_directory_digest_follows_its_content() {
+        let dir = std::env::temp_dir().join(format!("cw-remote-dir-{}", uuid::Uuid::new_v4().simple()));
+        let state = StateStore::open(&dir).unwrap();
+        let a = directory(&state).unwrap();
+        assert_eq!(a.digest, directory(&state).unwrap().digest, "same content, same digest");
+        state.run_sync(|c| sites::create(c, "s1", "Depot", LogLevel::Debug, None).map(|_| ())).unwrap();
+        let b = directory(&state).unwrap();
+        assert_ne!(a.digest, b.digest);
+        assert_eq!(
+            b.sites,
+            vec![SiteEntry { id: "s1".into(), name: "Depot".into(), level: LogLevel::Debug, mask_id_tags: false }]
+        );
+        let levels = Levels::new(LogLevel::Info, crate::logs::levels::system_clock());
+        apply_directory(&levels, b);
+        assert_eq!(levels.site_name("s1").as_deref(), Some("Depot"));
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}
