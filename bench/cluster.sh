@@ -7,6 +7,9 @@
 # after the first 2 s) and the drain (time from the end of the load until every record the
 # gateway published is stored).
 #
+# With CLUSTER_GATEWAY_STATE=remote the gateway keeps no state (`--gateway-state remote`, its
+# own data dir, as on another host) and an API process answers its chargers through RabbitMQ.
+#
 #   bench/cluster.sh [STATIONS] [SECONDS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,17 +21,26 @@ RUN=$(date +%s)$$
 WORK=$(mktemp -d)
 DB=${CHARGEWATCH_TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/test}
 COMMON=(--amqp-url amqp://guest:guest@127.0.0.1:5672/%2f --amqp-prefix "cwbench-$RUN"
-        --database-url "$DB" --database-schema "cwbench_$RUN" --data-dir "$WORK" --admin-token bench-token-123
+        --database-url "$DB" --database-schema "cwbench_$RUN" --admin-token bench-token-123
         --accept-unknown-stations --default-log-level debug --ocpp-frames-per-second 0)
 # More serve flags for both processes, e.g. CLUSTER_SERVE_ARGS="--database-payload-index false".
 read -r -a EXTRA <<<"${CLUSTER_SERVE_ARGS:-}"
 COMMON+=("${EXTRA[@]}")
-RUST_LOG=warn "$BIN" serve --role indexer "${COMMON[@]}" --http-listen 127.0.0.1:18391 --ocpp-listen 127.0.0.1:18392 >"$WORK/indexer.log" &
+RUST_LOG=warn "$BIN" serve --role indexer "${COMMON[@]}" --data-dir "$WORK" --http-listen 127.0.0.1:18391 --ocpp-listen 127.0.0.1:18392 >"$WORK/indexer.log" &
 IDX=$!
 sleep 2
-RUST_LOG=warn "$BIN" serve --role gateway "${COMMON[@]}" --http-listen 127.0.0.1:18393 --ocpp-listen 127.0.0.1:18394 >"$WORK/gateway.log" &
+GATEWAY_ARGS=(--data-dir "$WORK")
+API=
+if [ "${CLUSTER_GATEWAY_STATE:-local}" = remote ]; then
+    RUST_LOG=warn "$BIN" serve --role api "${COMMON[@]}" --data-dir "$WORK" --http-listen 127.0.0.1:18395 --ocpp-listen 127.0.0.1:18396 >"$WORK/api.log" &
+    API=$!
+    for _ in $(seq 100); do curl -sf http://127.0.0.1:18395/health >/dev/null && break; sleep 0.2; done
+    mkdir -p "$WORK/gateway"
+    GATEWAY_ARGS=(--data-dir "$WORK/gateway" --gateway-state remote)
+fi
+RUST_LOG=warn "$BIN" serve --role gateway "${COMMON[@]}" "${GATEWAY_ARGS[@]}" --http-listen 127.0.0.1:18393 --ocpp-listen 127.0.0.1:18394 >"$WORK/gateway.log" &
 GW=$!
-trap 'kill $IDX $GW 2>/dev/null || true; psql "$DB" -qc "DROP SCHEMA IF EXISTS cwbench_$RUN CASCADE" >/dev/null 2>&1 || true; rm -rf "$WORK"' EXIT
+trap 'kill $IDX $GW $API 2>/dev/null || true; psql "$DB" -qc "DROP SCHEMA IF EXISTS cwbench_$RUN CASCADE" >/dev/null 2>&1 || true; rm -rf "$WORK"' EXIT
 for _ in $(seq 100); do curl -sf http://127.0.0.1:18393/health >/dev/null && break; sleep 0.2; done
 count() { psql "$DB" -Atqc "SELECT count(*) FROM cwbench_$RUN.log" 2>/dev/null || echo 0; }
 lag_samples() {
