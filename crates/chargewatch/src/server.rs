@@ -191,6 +191,7 @@ impl StateSource {
 fn remote_metrics(c: &remote_state::RemoteCounters) -> String {
     use std::sync::atomic::Ordering::Relaxed;
     let mut out = counter("state_requests", "state requests sent to the API processes", c.requests.load(Relaxed));
+    out += &counter("state_batches", "messages (batches of state requests) sent", c.batches.load(Relaxed));
     out +=
         &counter("state_request_failures", "state requests no API process answered in time", c.failures.load(Relaxed));
     out

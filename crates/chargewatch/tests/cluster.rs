@@ -319,6 +319,19 @@ async fn a_gateway_on_another_host_answers_from_the_api_process() {
     let stops = http.logs_until("station_id=RG-1&action=StopTransaction&message_type=CALL", |i| !i.is_empty()).await;
     assert_eq!(stops[0]["connector_id"], 1, "{}", stops[0]);
 
+    // Many stations at once: their calls share batches, and each gets its own answer.
+    let answers = futures_util::future::join_all((0..20).map(|i| async move {
+        let mut s = station_on(gw.ocpp, &format!("RG-MANY-{i}"), None).await.expect("connects");
+        s.boot().await;
+        let tag = if i % 2 == 0 { "TAG-RG".to_string() } else { format!("NOPE-{i}") };
+        let status = s.ok("Authorize", json!({"idTag": tag})).await["idTagInfo"]["status"].clone();
+        (i, status)
+    }))
+    .await;
+    for (i, status) in answers {
+        assert_eq!(status, if i % 2 == 0 { "Accepted" } else { "Invalid" }, "station {i}");
+    }
+
     // Charger passwords set through the API process protect the remote gateway.
     let (s, v) =
         http.put("/api/v1/stations/RG-2/security", json!({"profile": 1, "password": "remote-pass-1234"})).await;

@@ -12,6 +12,12 @@
 //!   capture's level filter (polled twice a second; unchanged directories are not resent);
 //! - `mask_key`: the key id tags are masked with, so that masks agree across gateways.
 //!
+//! Requests travel in batches (`{"op":"batch","requests":[…]}`, answered by one message
+//! `{"replies":[…]}` in the same order): whatever requests wait while up to
+//! [`BATCHES_IN_FLIGHT`] batches are out go together, up to [`BATCH_MAX`], so that a busy
+//! gateway costs the broker a few messages per many charger calls. A lone request goes at
+//! once.
+//!
 //! When no API process answers, a charger's CALL gets a CALLERROR `InternalError` that says
 //! so (the charger retries, as OCPP has it), and the gateway's `/health` turns degraded.
 
@@ -31,6 +37,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use tokio::sync::{mpsc, oneshot, OwnedSemaphorePermit, Semaphore};
 
 /// The shared routing key the API processes serve (a station id never contains `/`).
 pub const STATE_KEY: &str = "chargewatch/state";
@@ -45,7 +52,13 @@ pub enum StateRequest {
     Credentials { station_id: String },
     Directory { known: Option<String> },
     MaskKey,
+    Batch { requests: Vec<StateRequest> },
 }
+
+/// Most requests in one batch.
+pub const BATCH_MAX: usize = 256;
+/// Most batches a gateway has out at once.
+pub const BATCHES_IN_FLIGHT: usize = 4;
 
 /// The level directory as it crosses the bus.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -84,9 +97,13 @@ pub struct StateOwner {
 }
 
 impl StateOwner {
-    /// Answers one request (spawned per request by the command server).
+    /// Answers one request or batch (spawned per message by the command server).
     pub async fn answer(self, req: CommandRequest) {
         let reply = match serde_json::from_value::<StateRequest>(req.payload) {
+            Ok(StateRequest::Batch { requests }) => {
+                let replies = futures_util::future::join_all(requests.into_iter().map(|r| self.reply(r))).await;
+                CommandReply::Result { payload: serde_json::json!({ "replies": replies }) }
+            }
             Ok(r) => self.reply(r).await,
             Err(e) => error_reply(ErrorCode::FormationViolation, format!("unreadable state request: {e}")),
         };
@@ -132,6 +149,7 @@ impl StateOwner {
                 }))
             }
             StateRequest::MaskKey => CommandReply::Result { payload: Value::String(self.mask_key.to_string()) },
+            StateRequest::Batch { .. } => error_reply(ErrorCode::FormationViolation, "a batch inside a batch".into()),
         }
     }
 
@@ -192,6 +210,8 @@ pub fn apply_directory(levels: &Levels, d: DirectoryReply) {
 #[derive(Debug, Default)]
 pub struct RemoteCounters {
     pub requests: AtomicU64,
+    /// Messages (batches of requests) sent.
+    pub batches: AtomicU64,
     pub failures: AtomicU64,
     /// When an API process last answered (Unix milliseconds).
     pub last_answer_ms: AtomicI64,
@@ -199,39 +219,98 @@ pub struct RemoteCounters {
 
 /// The gateway's side: a call handler and state source that asks the API processes.
 pub struct RemoteState {
-    bus: Arc<CommandBus>,
-    timeout: Duration,
+    queue: mpsc::Sender<Waiting>,
     /// (station, transaction id) → connector, learned from the StartTransactions this
     /// gateway forwarded, for the log records of later StopTransactions.
     connectors: Mutex<HashMap<(String, i64), i64>>,
-    pub counters: RemoteCounters,
+    pub counters: Arc<RemoteCounters>,
+}
+
+type Answer = Result<CommandReply, CommandBusError>;
+
+/// A request waiting for its batch.
+struct Waiting {
+    req: StateRequest,
+    answer: oneshot::Sender<Answer>,
+}
+
+/// Sends the waiting requests in batches, at most [`BATCHES_IN_FLIGHT`] at a time.
+async fn dispatch(bus: Arc<CommandBus>, timeout: Duration, mut queue: mpsc::Receiver<Waiting>, c: Arc<RemoteCounters>) {
+    let slots = Arc::new(Semaphore::new(BATCHES_IN_FLIGHT));
+    while let Some(first) = queue.recv().await {
+        let Ok(slot) = slots.clone().acquire_owned().await else { return };
+        let mut batch = vec![first];
+        while batch.len() < BATCH_MAX {
+            match queue.try_recv() {
+                Ok(w) => batch.push(w),
+                Err(_) => break,
+            }
+        }
+        tokio::spawn(send_batch(bus.clone(), timeout, batch, c.clone(), slot));
+    }
+}
+
+async fn send_batch(
+    bus: Arc<CommandBus>,
+    timeout: Duration,
+    batch: Vec<Waiting>,
+    c: Arc<RemoteCounters>,
+    _slot: OwnedSemaphorePermit,
+) {
+    let (requests, answers): (Vec<_>, Vec<_>) = batch.into_iter().map(|w| (w.req, w.answer)).unzip();
+    let n = requests.len();
+    c.batches.fetch_add(1, Relaxed);
+    let body = serde_json::to_value(StateRequest::Batch { requests }).expect("a state request serializes");
+    let replies = match bus.call(STATE_KEY, "batch".into(), body, timeout).await {
+        Ok(CommandReply::Result { mut payload }) => {
+            match serde_json::from_value::<Vec<CommandReply>>(payload["replies"].take()) {
+                Ok(r) if r.len() == n => Ok(r),
+                Ok(r) => Err(CommandBusError::Transport(format!("{} replies to {n} requests", r.len()))),
+                Err(e) => Err(CommandBusError::Transport(format!("unreadable replies: {e}"))),
+            }
+        }
+        Ok(other) => Err(CommandBusError::Transport(format!("unexpected answer to a batch: {other:?}"))),
+        Err(e) => Err(e),
+    };
+    match replies {
+        Ok(replies) => {
+            c.last_answer_ms.store(Utc::now().timestamp_millis(), Relaxed);
+            for (answer, reply) in answers.into_iter().zip(replies) {
+                let _ = answer.send(Ok(reply));
+            }
+        }
+        Err(e) => {
+            c.failures.fetch_add(n as u64, Relaxed);
+            tracing::warn!(error = %e, requests = n, "no API process answered state requests");
+            for answer in answers {
+                let _ = answer.send(Err(e.clone()));
+            }
+        }
+    }
 }
 
 /// Transactions remembered for the connector lookup before the map starts over.
 const CONNECTORS_KEPT: usize = 100_000;
 
 impl RemoteState {
+    /// Starts the batching task; `timeout` bounds each batch's round trip.
     pub fn new(bus: Arc<CommandBus>, timeout: Duration) -> RemoteState {
-        RemoteState { bus, timeout, connectors: Mutex::default(), counters: RemoteCounters::default() }
+        let (queue, waiting) = mpsc::channel(BATCH_MAX * BATCHES_IN_FLIGHT * 4);
+        let counters = Arc::new(RemoteCounters::default());
+        tokio::spawn(dispatch(bus, timeout, waiting, counters.clone()));
+        RemoteState { queue, connectors: Mutex::default(), counters }
     }
 
-    async fn ask(&self, req: &StateRequest) -> Result<CommandReply, CommandBusError> {
+    async fn ask(&self, req: StateRequest) -> Answer {
         self.counters.requests.fetch_add(1, Relaxed);
-        let body = serde_json::to_value(req).expect("a state request serializes");
-        let op = body["op"].as_str().unwrap_or_default().to_owned();
-        let reply = self.bus.call(STATE_KEY, op, body, self.timeout).await;
-        match &reply {
-            Ok(_) => self.counters.last_answer_ms.store(Utc::now().timestamp_millis(), Relaxed),
-            Err(e) => {
-                self.counters.failures.fetch_add(1, Relaxed);
-                tracing::warn!(error = %e, "no API process answered a state request");
-            }
-        }
-        reply
+        let (answer, answered) = oneshot::channel();
+        let gone = || CommandBusError::Transport("the state request dispatcher stopped".into());
+        self.queue.send(Waiting { req, answer }).await.map_err(|_| gone())?;
+        answered.await.unwrap_or_else(|_| Err(gone()))
     }
 
     /// Asks and expects a result.
-    async fn fetch(&self, req: &StateRequest) -> Result<Value, String> {
+    async fn fetch(&self, req: StateRequest) -> Result<Value, String> {
         match self.ask(req).await {
             Ok(CommandReply::Result { payload }) => Ok(payload),
             Ok(CommandReply::Error { code, description, .. }) => Err(format!("{code}: {description}")),
@@ -248,7 +327,7 @@ impl RemoteState {
 
     /// The station's charger security settings.
     pub async fn credentials(&self, station_id: &str) -> Result<Option<Credentials>, String> {
-        let v = self.fetch(&StateRequest::Credentials { station_id: station_id.to_owned() }).await?;
+        let v = self.fetch(StateRequest::Credentials { station_id: station_id.to_owned() }).await?;
         serde_json::from_value(v).map_err(|e| format!("unreadable credentials: {e}"))
     }
 
@@ -256,7 +335,7 @@ impl RemoteState {
     pub async fn mask_key(&self, patience: Duration) -> anyhow::Result<String> {
         let deadline = tokio::time::Instant::now() + patience;
         loop {
-            match self.fetch(&StateRequest::MaskKey).await {
+            match self.fetch(StateRequest::MaskKey).await {
                 Ok(Value::String(k)) => return Ok(k),
                 Ok(other) => anyhow::bail!("the API process sent a mask key that is not a string: {other}"),
                 Err(e) if tokio::time::Instant::now() >= deadline => {
@@ -272,7 +351,7 @@ impl RemoteState {
 
     /// The level directory, or `None` when it is the one with digest `known`.
     pub async fn directory(&self, known: Option<String>) -> Result<Option<DirectoryReply>, String> {
-        let v = self.fetch(&StateRequest::Directory { known }).await?;
+        let v = self.fetch(StateRequest::Directory { known }).await?;
         let d: DirectoryReply = serde_json::from_value(v).map_err(|e| format!("unreadable directory: {e}"))?;
         Ok((!d.unchanged).then_some(d))
     }
@@ -305,7 +384,7 @@ impl CallHandler for RemoteState {
             action: action.as_str().to_owned(),
             payload: Value::clone(&payload),
         };
-        match self.ask(&req).await {
+        match self.ask(req).await {
             Ok(CommandReply::Result { payload: answer }) => {
                 self.learn(station_id, action, &payload, &answer);
                 Ok(answer)
@@ -322,11 +401,11 @@ impl CallHandler for RemoteState {
     }
 
     async fn connected(&self, station_id: &str) {
-        let _ = self.ask(&StateRequest::Connected { station_id: station_id.to_owned() }).await;
+        let _ = self.ask(StateRequest::Connected { station_id: station_id.to_owned() }).await;
     }
 
     async fn disconnected(&self, station_id: &str) {
-        let _ = self.ask(&StateRequest::Disconnected { station_id: station_id.to_owned() }).await;
+        let _ = self.ask(StateRequest::Disconnected { station_id: station_id.to_owned() }).await;
     }
 }
 
@@ -363,6 +442,8 @@ mod tests {
             json!({"op": "call", "station_id": "CP1", "action": "Heartbeat", "payload": {}})
         );
         assert_eq!(serde_json::to_value(StateRequest::MaskKey).unwrap(), json!({"op": "mask_key"}));
+        let batch = StateRequest::Batch { requests: vec![StateRequest::MaskKey] };
+        assert_eq!(serde_json::to_value(&batch).unwrap(), json!({"op": "batch", "requests": [{"op": "mask_key"}]}));
         let back: StateRequest = serde_json::from_value(json!({"op": "directory", "known": "ab"})).unwrap();
         assert!(matches!(back, StateRequest::Directory { known: Some(k) } if k == "ab"));
     }
