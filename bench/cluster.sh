@@ -10,6 +10,9 @@
 # With CLUSTER_GATEWAY_STATE=remote the gateway keeps no state (`--gateway-state remote`, its
 # own data dir, as on another host) and an API process answers its chargers through RabbitMQ.
 #
+# With CLUSTER_RATE=N the load sends at most N round trips/s (two records each), to measure
+# the visibility lag at a given rate rather than at saturation.
+#
 #   bench/cluster.sh [STATIONS] [SECONDS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -53,7 +56,9 @@ lag_samples() {
 }
 lag_samples &
 LAG=$!
-"$BIN" simulate --closed-loop -n "$STATIONS" --duration "$SECONDS_LOAD" --url ws://127.0.0.1:18394/ocpp --id-prefix BENCH- | tail -3
+RATE=()
+[ -n "${CLUSTER_RATE:-}" ] && RATE=(--rate "$CLUSTER_RATE")
+"$BIN" simulate --closed-loop "${RATE[@]}" -n "$STATIONS" --duration "$SECONDS_LOAD" --url ws://127.0.0.1:18394/ocpp --id-prefix BENCH- | tail -3
 END=$(date +%s.%N)
 wait $LAG || true
 sort -g "$WORK/lag.txt" | awk 'NF { v[n++] = $1 } END { if (n) printf "visibility lag under load (%d samples): p50 %.2f s, p99 %.2f s, max %.2f s\n", n, v[int(n * 0.5)], v[int((n - 1) * 0.99)], v[n - 1] }'

@@ -72,6 +72,10 @@ pub struct SimulateArgs {
     /// percentiles and every kind of error.
     #[arg(long, conflicts_with_all = ["idle", "storm"])]
     pub closed_loop: bool,
+    /// Closed-loop mode with a ceiling: at most this many CALLs per second from all stations
+    /// together, evenly spaced (to measure latency at a given load rather than at saturation).
+    #[arg(long, requires = "closed_loop")]
+    pub rate: Option<f64>,
     /// Idle load mode: all stations connect and boot, then only heartbeat (every
     /// --heartbeat-interval, default the server's) for --duration seconds (default 30);
     /// prints how many booted and stayed connected. A line starting `IDLE-READY` is printed
@@ -186,6 +190,7 @@ async fn run_load(args: &SimulateArgs) -> anyhow::Result<()> {
         id_prefix: args.id_prefix.clone(),
         source_addrs: args.source_addrs,
         connect_concurrency: args.connect_concurrency.max(1),
+        rate: args.rate,
         ..LoadOptions::new(args.url.trim_end_matches('/'), args.stations)
     };
     let (text, json) = if args.closed_loop {

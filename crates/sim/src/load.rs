@@ -48,6 +48,10 @@ pub struct LoadOptions {
     pub connect_timeout: Duration,
     /// Limit for one CALL's answer.
     pub call_timeout: Duration,
+    /// Closed loop with a ceiling: at most this many CALLs per second in all, each station
+    /// sending on its own evenly spaced schedule (and at once when it is behind). `None`:
+    /// as fast as answers come.
+    pub rate: Option<f64>,
 }
 
 impl LoadOptions {
@@ -60,6 +64,7 @@ impl LoadOptions {
             connect_concurrency: 1000,
             connect_timeout: Duration::from_secs(30),
             call_timeout: Duration::from_secs(30),
+            rate: None,
         }
     }
 
@@ -346,7 +351,13 @@ async fn load_station(
     res.latencies_us.reserve(4096);
     let mut now_s = String::new();
     let mut now_ms = 0i64;
+    let pace = opts.rate.filter(|r| *r > 0.0).map(|r| Duration::from_secs_f64(opts.stations as f64 / r));
+    let mut due = pace.map(|p| t0 + p.mul_f64(i as f64 / opts.stations.max(1) as f64));
     loop {
+        if let (Some(at), Some(p)) = (due, pace) {
+            tokio::time::sleep_until(at.into()).await;
+            due = Some(at + p);
+        }
         let sent = Instant::now();
         if sent >= end {
             break;

@@ -126,3 +126,25 @@ async fn closed_loop_reports_round_trips() {
     let share = mv / seen.calls.len() as f64;
     assert!((0.55..0.85).contains(&share), "MeterValues share {share}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn closed_loop_with_a_rate_keeps_to_it() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let seen = Arc::new(Mutex::new(Seen::default()));
+    let s2 = seen.clone();
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            tokio::spawn(serve_one(stream, s2.clone(), 100_000));
+        }
+    });
+    let opts = chargewatch_sim::load::LoadOptions {
+        rate: Some(100.0),
+        source_addrs: 0,
+        ..chargewatch_sim::load::LoadOptions::new(format!("ws://127.0.0.1:{port}/ocpp"), 4)
+    };
+    let report = chargewatch_sim::load::run_closed_loop_with(&opts, Duration::from_secs(2)).await;
+    assert_eq!((report.stations_ready, report.errors), (4, 0), "{report}");
+    // 100/s for 2 s: about 200 (the unpaced loop makes thousands against this server).
+    assert!((170..=210).contains(&report.round_trips), "{report}");
+}
