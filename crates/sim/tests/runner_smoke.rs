@@ -104,17 +104,23 @@ async fn boots_answers_and_reboots() {
     assert!(summary.frames_sent >= 8, "{summary}");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn closed_loop_reports_round_trips() {
+/// A server that answers every connection as `serve_one` does for connection number `connection`.
+async fn answering_server(connection: usize) -> (u16, Arc<Mutex<Seen>>) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
     let seen = Arc::new(Mutex::new(Seen::default()));
     let s2 = seen.clone();
     tokio::spawn(async move {
         while let Ok((stream, _)) = listener.accept().await {
-            tokio::spawn(serve_one(stream, s2.clone(), 1000));
+            tokio::spawn(serve_one(stream, s2.clone(), connection));
         }
     });
+    (port, seen)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn closed_loop_reports_round_trips() {
+    let (port, seen) = answering_server(1000).await;
     let report =
         chargewatch_sim::run_closed_loop(&format!("ws://127.0.0.1:{port}/ocpp"), 3, Duration::from_secs(1)).await;
     assert_eq!(report.stations_ready, 3, "{report}");
@@ -129,15 +135,7 @@ async fn closed_loop_reports_round_trips() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn closed_loop_with_a_rate_keeps_to_it() {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let seen = Arc::new(Mutex::new(Seen::default()));
-    let s2 = seen.clone();
-    tokio::spawn(async move {
-        while let Ok((stream, _)) = listener.accept().await {
-            tokio::spawn(serve_one(stream, s2.clone(), 100_000));
-        }
-    });
+    let (port, _seen) = answering_server(1000).await;
     let opts = chargewatch_sim::load::LoadOptions {
         rate: Some(100.0),
         source_addrs: 0,
