@@ -360,10 +360,9 @@ async fn a_gateway_on_another_host_answers_from_the_api_process() {
     assert_eq!(quiet[0], 3, "answered all the same: {quiet}");
 
     // Without an API process the charger gets a CALLERROR that says so, and /health degrades.
+    // (Health first: a call racing the API process's exit may be lost with it and wait out
+    // its timeout; once the gateway reports the API unreachable, the broker knows it too.)
     api.terminate();
-    let answer = st.call("Heartbeat", json!({})).await;
-    assert_eq!((answer[0].as_i64(), answer[2].as_str()), (Some(4), Some("InternalError")), "{answer}");
-    assert!(answer[3].as_str().unwrap().contains("no API process"), "{answer}");
     let health_url = format!("http://127.0.0.1:{}/health", gw.http);
     let mut degraded = Value::Null;
     for _ in 0..100 {
@@ -375,6 +374,9 @@ async fn a_gateway_on_another_host_answers_from_the_api_process() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert_eq!(degraded["checks"]["api_reachable"], false, "{degraded}");
+    let answer = st.call("Heartbeat", json!({})).await;
+    assert_eq!((answer[0].as_i64(), answer[2].as_str()), (Some(4), Some("InternalError")), "{answer}");
+    assert!(answer[3].as_str().unwrap().contains("no API process"), "{answer}");
     let api = c.spawn_in(&c.dir, "api,indexer", api_ports.0, api_ports.1, &[]);
     api.wait_healthy().await;
     let mut back = Value::Null;
