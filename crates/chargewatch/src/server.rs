@@ -126,7 +126,8 @@ fn secret_file(path: &Path) -> anyhow::Result<String> {
 
 /// Loads every site's level and station's site into the in-memory level directory.
 pub fn load_levels(state: &StateStore, levels: &Levels) -> anyhow::Result<()> {
-    remote_state::apply_directory(levels, remote_state::directory(state)?);
+    let (sites, stations) = remote_state::level_entries(state)?;
+    remote_state::apply_levels(levels, sites, stations);
     Ok(())
 }
 
@@ -166,9 +167,9 @@ impl StateSource {
         }
     }
 
-    /// Keeps the level directory current (in a process that shares the state store only
-    /// through RabbitMQ-connected roles, or through the API processes).
-    fn follow_levels(&self, levels: &Arc<Levels>, amqp: bool, ops: &mut OpsParts) -> anyhow::Result<()> {
+    /// Loads the level directory and keeps it current: from the state store (polled when
+    /// other processes may change it, i.e. with RabbitMQ), or from the API processes.
+    fn follow_levels(&self, levels: &Arc<Levels>, amqp: bool) -> anyhow::Result<()> {
         match self {
             StateSource::Local(state) => {
                 load_levels(state, levels)?;
@@ -178,13 +179,18 @@ impl StateSource {
             }
             StateSource::Remote(remote) => {
                 remote_state::spawn_directory_poller(remote.clone(), levels.clone());
-                let r = remote.clone();
-                ops.checks.push(Box::new(move || ("api_reachable", r.reachable(Duration::from_secs(5)))));
-                let r = remote.clone();
-                ops.metrics.push(Box::new(move || remote_metrics(&r.counters)));
             }
         }
         Ok(())
+    }
+
+    /// A remote gateway's health check and counters.
+    fn add_ops(&self, ops: &mut OpsParts) {
+        let StateSource::Remote(remote) = self else { return };
+        let r = remote.clone();
+        ops.checks.push(Box::new(move || ("api_reachable", r.reachable(Duration::from_secs(5)))));
+        let r = remote.clone();
+        ops.metrics.push(Box::new(move || remote_metrics(&r.counters)));
     }
 }
 
@@ -382,7 +388,8 @@ pub async fn start(args: ServeArgs) -> anyhow::Result<Running> {
         }
         _ => StateSource::Local(state.clone()),
     };
-    source.follow_levels(&levels, amqp.is_some(), &mut ops)?;
+    source.follow_levels(&levels, amqp.is_some())?;
+    source.add_ops(&mut ops);
     let mask_key = source.mask_key(&args.data_dir).await?;
     let masker = Masker::new(mask_key.clone());
     let lookup = source.connector_lookup();

@@ -134,23 +134,23 @@ impl StateOwner {
                 let found = self.state.run(move |c| credentials::get(c, &station_id)).await;
                 done(found.map_err(|e| e.to_string()).map(|c| serde_json::to_value(c).unwrap_or_default()))
             }
-            StateRequest::Directory { known } => {
-                let s = self.state.clone();
-                let dir = tokio::task::spawn_blocking(move || directory(&s)).await;
-                let dir = dir.map_err(|e| e.to_string()).and_then(|d| d.map_err(|e| e.to_string()));
-                done(dir.map(|d| {
-                    let unchanged = known.as_deref() == Some(d.digest.as_str());
-                    let d = if unchanged {
-                        DirectoryReply { digest: d.digest, unchanged, ..Default::default() }
-                    } else {
-                        d
-                    };
-                    serde_json::to_value(d).unwrap_or_default()
-                }))
-            }
+            StateRequest::Directory { known } => done(self.directory(known).await),
             StateRequest::MaskKey => CommandReply::Result { payload: Value::String(self.mask_key.to_string()) },
             StateRequest::Batch { .. } => error_reply(ErrorCode::FormationViolation, "a batch inside a batch".into()),
         }
+    }
+
+    /// The level directory, or only its digest when the gateway already holds it.
+    async fn directory(&self, known: Option<String>) -> Result<Value, String> {
+        let s = self.state.clone();
+        let d = tokio::task::spawn_blocking(move || directory(&s)).await.map_err(|e| e.to_string())?;
+        let d = d.map_err(|e| e.to_string())?;
+        let d = if known.as_deref() == Some(d.digest.as_str()) {
+            DirectoryReply { digest: d.digest, unchanged: true, ..Default::default() }
+        } else {
+            d
+        };
+        serde_json::to_value(d).map_err(|e| e.to_string())
     }
 
     async fn call(&self, station_id: &str, action: &str, payload: Value) -> CommandReply {
@@ -168,14 +168,14 @@ fn error_reply(code: ErrorCode, description: String) -> CommandReply {
     CommandReply::Error { code: code.as_str().to_owned(), description, details: Value::Null }
 }
 
-/// Every site's level and every station's site, with a digest of both.
-pub fn directory(state: &StateStore) -> anyhow::Result<DirectoryReply> {
+/// Every site's level and every station's site, as the state store has them.
+pub fn level_entries(state: &StateStore) -> anyhow::Result<(Vec<SiteEntry>, Vec<StationEntry>)> {
     let (all_sites, all_stations) = state.run_sync(|c| Ok((sites::list(c)?, stations::list(c)?)))?;
-    let sites: Vec<SiteEntry> = all_sites
+    let sites = all_sites
         .into_iter()
         .map(|s| SiteEntry { id: s.id, name: s.name, level: s.log_level, mask_id_tags: s.mask_id_tags })
         .collect();
-    let stations: Vec<StationEntry> = all_stations
+    let stations = all_stations
         .into_iter()
         .map(|s| StationEntry {
             id: s.id,
@@ -183,23 +183,23 @@ pub fn directory(state: &StateStore) -> anyhow::Result<DirectoryReply> {
             override_level: s.level_override.zip(s.level_override_until),
         })
         .collect();
-    let digest = {
-        use sha2::Digest;
-        let body = serde_json::to_vec(&(&sites, &stations)).unwrap_or_default();
-        sha2::Sha256::digest(body)[..16].iter().map(|b| format!("{b:02x}")).collect()
-    };
+    Ok((sites, stations))
+}
+
+/// The level entries with a digest of both, as they cross the bus.
+pub fn directory(state: &StateStore) -> anyhow::Result<DirectoryReply> {
+    let (sites, stations) = level_entries(state)?;
+    let digest = crate::state::profiles::sha256_hex(&serde_json::to_vec(&(&sites, &stations))?);
     Ok(DirectoryReply { digest, unchanged: false, sites, stations })
 }
 
-/// Puts a directory into the level filter.
-pub fn apply_directory(levels: &Levels, d: DirectoryReply) {
-    let sites: HashMap<_, _> = d
-        .sites
+/// Puts level entries into the level filter.
+pub fn apply_levels(levels: &Levels, sites: Vec<SiteEntry>, stations: Vec<StationEntry>) {
+    let sites: HashMap<_, _> = sites
         .into_iter()
         .map(|s| (s.id, SiteLevel { name: s.name, level: s.level, mask_id_tags: s.mask_id_tags }))
         .collect();
-    let stations: HashMap<_, _> = d
-        .stations
+    let stations: HashMap<_, _> = stations
         .into_iter()
         .map(|s| (s.id, StationLevel { site_id: s.site_id, override_level: s.override_level }))
         .collect();
@@ -419,8 +419,8 @@ pub fn spawn_directory_poller(remote: Arc<RemoteState>, levels: Arc<Levels>) -> 
             tick.tick().await;
             match remote.directory(known.clone()).await {
                 Ok(Some(d)) => {
-                    known = Some(d.digest.clone());
-                    apply_directory(&levels, d);
+                    known = Some(d.digest);
+                    apply_levels(&levels, d.sites, d.stations);
                 }
                 Ok(None) => {}
                 Err(e) => tracing::debug!(error = %e, "level directory not refreshed"),
@@ -462,7 +462,7 @@ mod tests {
             vec![SiteEntry { id: "s1".into(), name: "Depot".into(), level: LogLevel::Debug, mask_id_tags: false }]
         );
         let levels = Levels::new(LogLevel::Info, crate::logs::levels::system_clock());
-        apply_directory(&levels, b);
+        apply_levels(&levels, b.sites, b.stations);
         assert_eq!(levels.site_name("s1").as_deref(), Some("Depot"));
         let _ = std::fs::remove_dir_all(dir);
     }

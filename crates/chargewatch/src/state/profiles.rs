@@ -906,7 +906,8 @@ pub fn profile_state(c: &Connection, station_id: &str, now: DateTime<Utc>) -> Re
 // Files: diagnostics uploads and firmware images
 // ---------------------------------------------------------------------------------------
 
-fn sha256_hex(data: &[u8]) -> String {
+/// Lowercase hex SHA-256 of `data`.
+pub(crate) fn sha256_hex(data: &[u8]) -> String {
     use sha2::Digest;
     sha2::Sha256::digest(data).iter().map(|b| format!("{b:02x}")).collect()
 }
