@@ -222,16 +222,7 @@ impl CommandBus {
         let live = self.inner.live.read().await;
         self.inner.served.lock().unwrap().insert(station_id.to_owned());
         if let Some(live) = live.as_ref() {
-            live.channel
-                .queue_bind(
-                    live.command_queue.as_str().into(),
-                    self.inner.config.command_exchange.as_str().into(),
-                    station_id.into(),
-                    QueueBindOptions::default(),
-                    FieldTable::default(),
-                )
-                .await
-                .map_err(transport)?;
+            bind(&live.channel, &self.inner.config, &live.command_queue, station_id).await.map_err(transport)?;
         }
         Ok(())
     }
@@ -395,15 +386,7 @@ async fn establish(inner: &Arc<Inner>) -> Result<Established, AmqpError> {
     let reply_queue = channel.queue_declare("".into(), private, FieldTable::default()).await?.name().to_string();
     let served: Vec<String> = inner.served.lock().unwrap().iter().cloned().collect();
     for station in served {
-        channel
-            .queue_bind(
-                command_queue.as_str().into(),
-                config.command_exchange.as_str().into(),
-                station.as_str().into(),
-                QueueBindOptions::default(),
-                FieldTable::default(),
-            )
-            .await?;
+        bind(&channel, config, &command_queue, &station).await?;
     }
     let no_ack = BasicConsumeOptions { no_ack: true, ..Default::default() };
     let own =
@@ -418,20 +401,20 @@ async fn establish(inner: &Arc<Inner>) -> Result<Established, AmqpError> {
     Ok(Established { conn, commands, replies })
 }
 
+/// Routes `key` on the command exchange to `queue`.
+async fn bind(channel: &Channel, config: &AmqpConfig, queue: &str, key: &str) -> Result<(), lapin::Error> {
+    let exchange = config.command_exchange.as_str();
+    channel
+        .queue_bind(queue.into(), exchange.into(), key.into(), QueueBindOptions::default(), FieldTable::default())
+        .await
+}
+
 /// Declares, binds and consumes the shared queue of `key`.
 async fn consume_shared(channel: &Channel, config: &AmqpConfig, key: &str) -> Result<Consumer, AmqpError> {
     let queue = format!("{}.{key}", config.command_exchange);
     let shared = QueueDeclareOptions { auto_delete: true, ..Default::default() };
     channel.queue_declare(queue.as_str().into(), shared, FieldTable::default()).await?;
-    channel
-        .queue_bind(
-            queue.as_str().into(),
-            config.command_exchange.as_str().into(),
-            key.into(),
-            QueueBindOptions::default(),
-            FieldTable::default(),
-        )
-        .await?;
+    bind(channel, config, &queue, key).await?;
     let no_ack = BasicConsumeOptions { no_ack: true, ..Default::default() };
     Ok(channel.basic_consume(queue.as_str().into(), "shared".into(), no_ack, FieldTable::default()).await?)
 }
