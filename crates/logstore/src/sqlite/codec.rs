@@ -215,9 +215,15 @@ mod tests {
         assert_eq!(decode_uid(&stored, ts.timestamp_millis()), Some(other));
     }
 
+    /// Both dictionaries files hold: version 1 (raw content) and version 2 (finalized).
     #[test]
     fn body_round_trips() {
-        let dict = super::super::zdict::BUILTIN_V1.as_bytes();
+        for dict in [super::super::zdict::BUILTIN_V1.as_bytes(), super::super::zdict::builtin()] {
+            body_round_trips_with(dict);
+        }
+    }
+
+    fn body_round_trips_with(dict: &[u8]) {
         let mut enc = BodyEncoder::new(dict, 3).unwrap();
         let mut dec = BodyDecoder::new(dict).unwrap();
         let raw = r#"[2,"abc-1","MeterValues",{"connectorId":1,"transactionId":77,"meterValue":[{"timestamp":"2026-11-23T10:15:02.000Z","sampledValue":[{"value":"123.4","context":"Sample.Periodic","measurand":"Energy.Active.Import.Register","unit":"Wh"}]}]}]"#;

@@ -429,8 +429,7 @@ fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(be)?;
         tx.execute_batch(sql).map_err(be)?;
         if i == 0 {
-            tx.execute("INSERT INTO meta (key, value) VALUES ('zdict', ?1)", [zdict::BUILTIN_V1.as_bytes()])
-                .map_err(be)?;
+            tx.execute("INSERT INTO meta (key, value) VALUES ('zdict', ?1)", [zdict::builtin()]).map_err(be)?;
         }
         tx.execute_batch(&format!("PRAGMA user_version = {}", i + 1)).map_err(be)?;
         tx.commit().map_err(be)?;

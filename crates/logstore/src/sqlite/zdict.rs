@@ -1,10 +1,75 @@
-//! The built-in zstd raw-content dictionary for OCPP 1.6-J frames (version 1).
+//! The built-in zstd dictionary for OCPP 1.6-J frames.
 //!
-//! Hand-written from the OCPP 1.6 vocabulary (field names, enum values, frame shapes), not
-//! trained on any data set. Each partition file stores a copy of the dictionary it was
-//! written with (table `meta`, key `zdict`), so this text may change in a later version
-//! without making old files unreadable. zstd finds matches nearest the end cheapest, so the
-//! most frequent shapes (MeterValues, Heartbeat, StatusNotification) come last.
+//! Its content ([`BUILTIN_V1`]) is hand-written from the OCPP 1.6 vocabulary (field names,
+//! enum values, frame shapes), not trained on any data set. zstd finds matches nearest the
+//! end cheapest, so the most frequent shapes (MeterValues, Heartbeat, StatusNotification)
+//! come last.
+//!
+//! New day files get [`builtin`]: that content finalized into a zstd dictionary (version 2),
+//! i.e. with entropy tables computed from the content's own frames. With a raw-content
+//! dictionary (what version 1 files hold) zstd builds fresh entropy tables for every record
+//! (`FSE_buildCTable`, ~30 % of compressing a 170-byte frame); with tables in the
+//! dictionary it reuses them: compressing a record takes about a third less time, for about
+//! 5 % larger bodies. Each partition file stores a copy of the dictionary it was written
+//! with (table `meta`, key `zdict`), and zstd tells the two kinds apart by the magic
+//! number, so files of either version stay readable.
+
+use std::sync::OnceLock;
+use zstd::zstd_safe::zstd_sys;
+
+/// Dictionary id written into the finalized dictionary (frames do not carry it).
+const DICT_ID_V2: u32 = 0x4357_0002;
+
+/// The dictionary new day files are written with: [`BUILTIN_V1`] finalized (see the module
+/// doc); the raw content itself if finalizing fails.
+pub(crate) fn builtin() -> &'static [u8] {
+    static DICT: OnceLock<Vec<u8>> = OnceLock::new();
+    DICT.get_or_init(|| finalize(BUILTIN_V1.as_bytes()).unwrap_or_else(|| BUILTIN_V1.as_bytes().to_vec()))
+}
+
+/// The content's frames: split where one JSON value ends and the next begins.
+fn own_frames(content: &[u8]) -> Vec<&[u8]> {
+    let mut frames = Vec::new();
+    let mut start = 0;
+    for i in 1..content.len() {
+        if matches!((content[i - 1], content[i]), (b']', b'[') | (b'}', b'{')) {
+            frames.push(&content[start..i]);
+            start = i;
+        }
+    }
+    frames.push(&content[start..]);
+    frames
+}
+
+/// `content` with a zstd dictionary header and entropy tables from its own frames.
+fn finalize(content: &[u8]) -> Option<Vec<u8>> {
+    let samples = own_frames(content);
+    let flat: Vec<u8> = samples.concat();
+    let sizes: Vec<usize> = samples.iter().map(|s| s.len()).collect();
+    let mut out = vec![0u8; content.len() + 16 * 1024];
+    let params = zstd_sys::ZDICT_params_t { compressionLevel: 3, notificationLevel: 0, dictID: DICT_ID_V2 };
+    // SAFETY: every pointer comes with its buffer's length; `sizes` sums to `flat.len()`;
+    // zstd writes at most `out.len()` bytes into `out` (content and dictionary may not
+    // overlap here: they are separate buffers).
+    let n = unsafe {
+        zstd_sys::ZDICT_finalizeDictionary(
+            out.as_mut_ptr().cast(),
+            out.len(),
+            content.as_ptr().cast(),
+            content.len(),
+            flat.as_ptr().cast(),
+            sizes.as_ptr(),
+            sizes.len() as u32,
+            params,
+        )
+    };
+    // SAFETY: a pure function of the returned code.
+    if unsafe { zstd_sys::ZDICT_isError(n) } != 0 {
+        return None;
+    }
+    out.truncate(n);
+    Some(out)
+}
 
 pub(crate) const BUILTIN_V1: &str = concat!(
     r#"{"event":"Disconnected","code":1006,"reason":""}{"event":"Connected","remote":"","subprotocol":"ocpp1.6"}"#,
@@ -35,3 +100,17 @@ pub(crate) const BUILTIN_V1: &str = concat!(
     r#"[2,"","MeterValues",{"connectorId":1,"transactionId":1,"meterValue":[{"timestamp":"2026-01-01T00:00:00.000Z","sampledValue":[{"value":"","context":"Sample.Periodic","format":"Raw","measurand":"Energy.Active.Import.Register","location":"Outlet","unit":"Wh"},{"value":"","context":"Sample.Periodic","measurand":"Power.Active.Import","unit":"W"},{"value":"","context":"Sample.Periodic","measurand":"SoC","location":"EV","unit":"Percent"}]}]}]"#,
     r#"[2,"","Heartbeat",{}][3,"",{"currentTime":"2026-01-01T00:00:00.000Z"}][3,"",{}]"#,
 );
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_builtin_dictionary_is_a_finalized_zstd_dictionary_of_the_v1_content() {
+        let dict = builtin();
+        assert_eq!(&dict[..4], &0xEC30_A437u32.to_le_bytes(), "zstd dictionary magic");
+        assert!(dict.ends_with(BUILTIN_V1.as_bytes()), "the content is kept whole, at the end");
+        assert_eq!(zstd::zstd_safe::get_dict_id_from_dict(dict).map(|id| id.get()), Some(DICT_ID_V2));
+        assert_eq!(own_frames(BUILTIN_V1.as_bytes()).concat(), BUILTIN_V1.as_bytes());
+    }
+}
