@@ -6,13 +6,16 @@
 //! come last.
 //!
 //! New day files get [`builtin`]: that content finalized into a zstd dictionary (version 2),
-//! i.e. with entropy tables computed from the content's own frames. With a raw-content
-//! dictionary (what version 1 files hold) zstd builds fresh entropy tables for every record
-//! (`FSE_buildCTable`, ~30 % of compressing a 170-byte frame); with tables in the
-//! dictionary it reuses them: compressing a record takes about a third less time, for about
-//! 5 % larger bodies. Each partition file stores a copy of the dictionary it was written
-//! with (table `meta`, key `zdict`), and zstd tells the two kinds apart by the magic
-//! number, so files of either version stay readable.
+//! i.e. with entropy tables. With a raw-content dictionary (what version 1 files hold) zstd
+//! builds fresh entropy tables for every record (`FSE_buildCTable`, ~30 % of compressing a
+//! 170-byte frame); with tables in the dictionary it reuses them, and compressing a record
+//! takes about a third less time. The tables are computed from the content's own frames with
+//! every empty string value filled in by a made-up value of the kinds OCPP frames carry
+//! (timestamps, UUIDs, decimals, integers), so that the literal statistics see digits and
+//! hex as real frames do: bodies come out ~15 % smaller than with the raw content. Each
+//! partition file stores a copy of the dictionary it was written with (table `meta`, key
+//! `zdict`), and zstd tells the two kinds apart by the magic number, so files of either
+//! version stay readable.
 
 use std::sync::OnceLock;
 use zstd::zstd_safe::zstd_sys;
@@ -41,9 +44,61 @@ fn own_frames(content: &[u8]) -> Vec<&[u8]> {
     frames
 }
 
+/// How many filled-in copies of the content the statistics are taken from.
+const SAMPLE_COPIES: u64 = 20;
+
+/// A made-up JSON string value of one of the kinds OCPP frames carry, picked by `r`.
+fn made_up_value(r: u64) -> String {
+    match r % 4 {
+        0 => format!(
+            "\"2026-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z\"",
+            1 + r % 12,
+            1 + (r >> 8) % 28,
+            (r >> 16) % 24,
+            (r >> 24) % 60,
+            (r >> 32) % 60,
+            (r >> 40) % 1000
+        ),
+        1 => format!(
+            "\"{:08x}-{:04x}-4{:03x}-a{:03x}-{:012x}\"",
+            r as u32,
+            (r >> 32) as u16,
+            (r >> 20) & 0xfff,
+            (r >> 8) & 0xfff,
+            r & 0xffff_ffff_ffff
+        ),
+        2 => format!("\"{}.{}\"", (r >> 10) % 100_000, r % 10),
+        _ => format!("\"{}\"", (r >> 5) % 1000),
+    }
+}
+
+/// Copies of `content` with every `""` filled in by [`made_up_value`] (a fixed xorshift
+/// sequence: the same samples, hence the same dictionary, in every build).
+fn filled_copies(content: &str) -> Vec<String> {
+    let mut x = 0x2545_F491_4F6C_DD1Du64;
+    let mut next = move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    (0..SAMPLE_COPIES)
+        .map(|_| {
+            let mut parts = content.split("\"\"");
+            let mut out = parts.next().unwrap_or_default().to_string();
+            for part in parts {
+                out.push_str(&made_up_value(next()));
+                out.push_str(part);
+            }
+            out
+        })
+        .collect()
+}
+
 /// `content` with a zstd dictionary header and entropy tables from its own frames.
 fn finalize(content: &[u8]) -> Option<Vec<u8>> {
-    let samples = own_frames(content);
+    let copies = filled_copies(std::str::from_utf8(content).ok()?);
+    let samples: Vec<&[u8]> = copies.iter().flat_map(|c| own_frames(c.as_bytes())).collect();
     let flat: Vec<u8> = samples.concat();
     let sizes: Vec<usize> = samples.iter().map(|s| s.len()).collect();
     let mut out = vec![0u8; content.len() + 16 * 1024];
@@ -112,5 +167,13 @@ mod tests {
         assert!(dict.ends_with(BUILTIN_V1.as_bytes()), "the content is kept whole, at the end");
         assert_eq!(zstd::zstd_safe::get_dict_id_from_dict(dict).map(|id| id.get()), Some(DICT_ID_V2));
         assert_eq!(own_frames(BUILTIN_V1.as_bytes()).concat(), BUILTIN_V1.as_bytes());
+        let frames = own_frames(BUILTIN_V1.as_bytes()).len();
+        let copies = filled_copies(BUILTIN_V1);
+        assert_eq!(copies.len() as u64, SAMPLE_COPIES);
+        for copy in &copies {
+            assert!(!copy.contains("\"\""), "every empty value is filled in");
+            assert_eq!(own_frames(copy.as_bytes()).len(), frames, "the frames keep their shape");
+        }
+        assert_ne!(copies[0], copies[1], "each copy has values of its own")
     }
 }
