@@ -28,7 +28,7 @@
 //! not station ids (a station id never contains `/`).
 
 use crate::config::AmqpConfig;
-use crate::conn::{connect, AmqpError, Backoff};
+use crate::conn::{connect, first_open, AmqpError, Backoff};
 use futures_util::StreamExt;
 use lapin::message::Delivery;
 use lapin::options::{
@@ -207,7 +207,7 @@ impl CommandBus {
             shared,
             counters: Counters::default(),
         });
-        let first = establish(&inner).await?;
+        let first = first_open(&inner.config, "commands", || establish(&inner)).await?;
         let supervisor = tokio::spawn(supervise(inner.clone(), first));
         Ok(CommandBus { inner, requests: Mutex::new(Some(rx)), supervisor })
     }

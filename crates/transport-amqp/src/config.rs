@@ -46,7 +46,8 @@ pub struct AmqpConfig {
     /// Reconnect backoff: first delay, doubled per failure up to `backoff_max`. Defaults 100 ms, 10 s.
     pub backoff_initial: Duration,
     pub backoff_max: Duration,
-    /// Connect attempt limit. Default 10 s.
+    /// The longest one connection attempt may take, and how long a part's first connection
+    /// keeps trying (with backoff) before its process gives up. Default 10 s.
     pub connect_timeout: Duration,
     /// Shown in the RabbitMQ management UI as the connection name (a suffix names the part).
     /// Default `chargewatch`.

@@ -2,7 +2,9 @@
 
 use crate::config::AmqpConfig;
 use lapin::{Connection, ConnectionProperties};
+use std::future::Future;
 use std::time::Duration;
+use tokio::time::Instant;
 
 /// Errors of setting up the RabbitMQ transport.
 #[derive(Debug, thiserror::Error)]
@@ -25,6 +27,35 @@ pub(crate) async fn connect(config: &AmqpConfig, part: &str) -> Result<Connectio
         Ok(Ok(c)) => Ok(c),
         Ok(Err(source)) => Err(AmqpError::Connect { url: config.redacted_url(), source }),
         Err(_) => Err(AmqpError::ConnectTimeout { url: config.redacted_url(), timeout: config.connect_timeout }),
+    }
+}
+
+/// The first connection of a part: `open` is tried again with backoff until it succeeds or
+/// `connect_timeout` has passed since the first try, then the last error is returned. A
+/// broker that is still starting refuses connections for a while, and processes that start
+/// together race to declare the same new queue, which RabbitMQ can answer with a hard
+/// INTERNAL_ERROR on one of them; neither is a reason for the process to exit.
+pub(crate) async fn first_open<T, F, Fut>(config: &AmqpConfig, part: &str, mut open: F) -> Result<T, AmqpError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, AmqpError>>,
+{
+    let deadline = Instant::now() + config.connect_timeout;
+    let mut backoff = Backoff::new(config);
+    loop {
+        let error = match tokio::time::timeout_at(deadline, open()).await {
+            Ok(Ok(opened)) => return Ok(opened),
+            Ok(Err(e)) => e,
+            Err(_) => {
+                return Err(AmqpError::ConnectTimeout { url: config.redacted_url(), timeout: config.connect_timeout })
+            }
+        };
+        let delay = backoff.next_delay();
+        if Instant::now() + delay >= deadline {
+            return Err(error);
+        }
+        tracing::warn!(part, error = %error, retry_in = ?delay, "RabbitMQ: first connection failed; trying again");
+        tokio::time::sleep(delay).await;
     }
 }
 

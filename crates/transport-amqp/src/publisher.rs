@@ -10,7 +10,7 @@
 //! filling; when it is full, new records are dropped and counted.
 
 use crate::config::AmqpConfig;
-use crate::conn::{connect, AmqpError, Backoff};
+use crate::conn::{connect, first_open, AmqpError, Backoff};
 use crate::topology::{declare_logs, QueueKind};
 use crate::wire;
 use chargewatch_logstore::transport::LogTransport;
@@ -72,11 +72,12 @@ pub struct AmqpPublisher {
 
 impl AmqpPublisher {
     /// Connects, declares the topology, and starts the background publisher. Fails when the
-    /// configuration is invalid or the broker cannot be reached now (later losses are
-    /// handled by reconnecting). Must be called inside a tokio runtime.
+    /// configuration is invalid or the broker cannot be reached within `connect_timeout`
+    /// (failed attempts are retried with backoff until then; later losses are handled by
+    /// reconnecting). Must be called inside a tokio runtime.
     pub async fn connect(config: AmqpConfig) -> Result<Self, AmqpError> {
         config.validate().map_err(AmqpError::Config)?;
-        let (conn, channel, queue_kind) = open(&config).await?;
+        let (conn, channel, queue_kind) = first_open(&config, "publisher", || open(&config)).await?;
         let (tx, rx) = mpsc::unbounded_channel();
         let counters = Arc::new(Counters::default());
         let capacity = config.buffer_capacity as u64;

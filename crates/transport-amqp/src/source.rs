@@ -6,7 +6,7 @@
 //! — and counted; they never stop the consumer.
 
 use crate::config::AmqpConfig;
-use crate::conn::{connect, AmqpError, Backoff};
+use crate::conn::{connect, first_open, AmqpError, Backoff};
 use crate::topology::{declare_logs, QueueKind};
 use crate::wire;
 use chargewatch_logstore::transport::{Batch, RecordSource};
@@ -97,11 +97,12 @@ struct Acks {
 
 impl AmqpSource {
     /// Connects, declares the topology and starts consuming. Fails when the configuration is
-    /// invalid or the broker cannot be reached now; later losses reconnect with backoff.
+    /// invalid or the broker cannot be reached within `connect_timeout` (failed attempts are
+    /// retried with backoff until then); later losses reconnect with backoff.
     pub async fn connect(config: AmqpConfig) -> Result<Self, AmqpError> {
         config.validate().map_err(AmqpError::Config)?;
         let counters = Arc::new(Counters::default());
-        let (live, queue_kind) = open(&config, &counters).await?;
+        let (live, queue_kind) = first_open(&config, "indexer", || open(&config, &counters)).await?;
         let backoff = Backoff::new(&config);
         Ok(AmqpSource { config, counters, backoff, live: Some(live), queue_kind })
     }

@@ -228,3 +228,24 @@ async fn a_full_buffer_drops_and_counts() {
     assert_eq!(seen.len() as u64, p.confirmed);
     common::cleanup(&config).await;
 }
+
+/// Several processes starting at once declare the same new quorum queue concurrently; the
+/// broker can answer one of them INTERNAL_ERROR (a RabbitMQ race). Every one must still
+/// connect: a failed first attempt is retried within `connect_timeout`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn processes_starting_at_once_all_connect() {
+    for round in 0..10 {
+        let Some(config) = common::config(&format!("startup{round}")) else { return };
+        let sources = (0..4).map(|_| AmqpSource::connect(config.clone()));
+        let publishers = (0..4).map(|_| AmqpPublisher::connect(config.clone()));
+        let (sources, publishers) =
+            tokio::join!(futures_util::future::join_all(sources), futures_util::future::join_all(publishers));
+        for s in &sources {
+            assert!(s.is_ok(), "round {round}: indexer: {:?}", s.as_ref().err());
+        }
+        for p in &publishers {
+            assert!(p.is_ok(), "round {round}: publisher: {:?}", p.as_ref().err());
+        }
+        common::cleanup(&config).await;
+    }
+}
