@@ -17,7 +17,12 @@
 # Everything runs on 127.0.0.0/8 and is bounded in time. Knobs (environment):
 #   BENCH_DURATION=15 BENCH_REPS=3 BENCH_CONNECTIONS=100 BENCH_IDLE=10000
 #   BENCH_IDLE_BIG=100000 (capped by the open-file hard limit; 0 skips) BENCH_STORM=10000
-#   BENCH_SERVER_CPU=0 BENCH_LOAD_CPU=1 BENCH_SKIP_BUILD=1 BENCH_ONLY=chargewatch,ocpp,ocpp-rpc
+#   BENCH_SERVER_CPU=0 BENCH_LOAD_CPU=1 BENCH_SKIP_BUILD=1
+#   BENCH_ONLY=chargewatch,ocpp,ocpp-rpc,chargewatch-info,ceiling
+# The last two are references, not competitors: Chargewatch at log level info (the default:
+# errors, boots and status changes stored, the rest kept in the per-station ring) and
+# `bare_answerer`, which answers every CALL with a fixed payload and does nothing else
+# (the WebSocket stack and the kernel alone: the ceiling on this core).
 set -euo pipefail
 
 BENCH="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -32,7 +37,7 @@ IDLE_BIG=${BENCH_IDLE_BIG:-100000}
 STORM_N=${BENCH_STORM:-10000}
 SERVER_CPU=${BENCH_SERVER_CPU:-0}
 LOAD_CPU=${BENCH_LOAD_CPU:-1}
-ONLY=${BENCH_ONLY:-chargewatch,ocpp,ocpp-rpc}
+ONLY=${BENCH_ONLY:-chargewatch,ocpp,ocpp-rpc,chargewatch-info,ceiling}
 IDLE_HOLD=${BENCH_IDLE_HOLD:-30}
 IDLE_HEARTBEAT=${BENCH_IDLE_HEARTBEAT:-10}
 
@@ -40,6 +45,7 @@ CW_OCPP_PORT=19000
 CW_HTTP_PORT=19080
 PY_PORT=19101
 RPC_PORT=19102
+BARE_PORT=19103
 TOKEN="bench-$(date +%s)-$$"
 
 log() { printf '\n== %s\n' "$*" >&2; }
@@ -60,7 +66,9 @@ LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 if [ -z "${BENCH_SKIP_BUILD:-}" ]; then
     log "cargo build --release"
     cargo build --release -p chargewatch
+    cargo build --release -p chargewatch-sim --example bare_answerer
 fi
+BARE="${CARGO_TARGET_DIR:-$ROOT/target}/release/examples/bare_answerer"
 BIN="${CARGO_TARGET_DIR:-$ROOT/target}/release/chargewatch"
 [ -x "$BIN" ] || die "$BIN missing (cargo build --release)"
 
@@ -110,16 +118,18 @@ stop_server() {
 # start_server NAME: starts one server pinned to SERVER_CPU, sets SERVER_PID and URL.
 start_server() {
     local name=$1
-    for p in $CW_OCPP_PORT $CW_HTTP_PORT $PY_PORT $RPC_PORT; do
+    for p in $CW_OCPP_PORT $CW_HTTP_PORT $PY_PORT $RPC_PORT $BARE_PORT; do
         port_open "$p" && die "127.0.0.1:$p is already in use"
     done
     case $name in
-    chargewatch)
+    chargewatch | chargewatch-info)
+        local level=debug
+        [ "$name" = chargewatch-info ] && level=info
         rm -rf "$WORK/cw-data"
         taskset -c "$SERVER_CPU" "$BIN" serve \
             --ocpp-listen "127.0.0.1:$CW_OCPP_PORT" --http-listen "127.0.0.1:$CW_HTTP_PORT" \
             --data-dir "$WORK/cw-data" --admin-token "$TOKEN" \
-            --accept-unknown-stations --default-log-level debug --ocpp-frames-per-second 0 \
+            --accept-unknown-stations --default-log-level "$level" --ocpp-frames-per-second 0 \
             --max-connections 200000 >"$WORK/server.log" 2>&1 &
         SERVER_PID=$!
         URL="ws://127.0.0.1:$CW_OCPP_PORT/ocpp"
@@ -141,6 +151,13 @@ start_server() {
         URL="ws://127.0.0.1:$RPC_PORT/ocpp"
         wait_port "$RPC_PORT"
         ;;
+    ceiling)
+        [ -x "$BARE" ] || die "$BARE missing (cargo build --release -p chargewatch-sim --example bare_answerer)"
+        taskset -c "$SERVER_CPU" "$BARE" "127.0.0.1:$BARE_PORT" >"$WORK/server.log" 2>&1 &
+        SERVER_PID=$!
+        URL="ws://127.0.0.1:$BARE_PORT/ocpp"
+        wait_port "$BARE_PORT"
+        ;;
     *) die "unknown server $name" ;;
     esac
     sleep 1
@@ -154,7 +171,7 @@ cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 stored_json() {
     local name=$1 out=$2
     case $name in
-    chargewatch)
+    chargewatch | chargewatch-info)
         sleep 2 # let the indexer commit its last batch
         curl -fsS -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$CW_HTTP_PORT/api/v1/logs/stats" >"$out" ||
             echo '{}' >"$out"
@@ -163,6 +180,7 @@ stored_json() {
         sleep 1.5 # the baselines flush their file buffers about every second
         printf '{"frames_in_file": %s}\n' "$(wc -l <"$WORK/frames-$name.log")" >"$out"
         ;;
+    ceiling) echo '{}' >"$out" ;;
     esac
 }
 
