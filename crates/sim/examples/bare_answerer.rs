@@ -27,10 +27,6 @@ async fn main() -> std::io::Result<()> {
 }
 
 async fn serve(socket: tokio::net::TcpStream) {
-    let subprotocol = |_: &Request, mut resp: Response| -> Result<Response, ErrorResponse> {
-        resp.headers_mut().insert("Sec-WebSocket-Protocol", "ocpp1.6".parse().expect("a valid header value"));
-        Ok(resp)
-    };
     let Ok(mut ws) = tokio_tungstenite::accept_hdr_async(socket, subprotocol).await else { return };
     while let Some(Ok(msg)) = ws.next().await {
         let Message::Text(text) = msg else { continue };
@@ -40,6 +36,13 @@ async fn serve(socket: tokio::net::TcpStream) {
             return;
         }
     }
+}
+
+/// Agrees to `ocpp1.6` (the handshake callback's signature is tungstenite's).
+#[allow(clippy::result_large_err)]
+fn subprotocol(_: &Request, mut resp: Response) -> Result<Response, ErrorResponse> {
+    resp.headers_mut().insert("Sec-WebSocket-Protocol", "ocpp1.6".parse().expect("a valid header value"));
+    Ok(resp)
 }
 
 /// The unique id of `[2,"<id>",...]`: the text between the first two quotes.
