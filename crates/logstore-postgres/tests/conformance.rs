@@ -69,6 +69,7 @@ check!(
     filters_match_reference,
     paging_while_appending,
     duplicates_are_skipped,
+    records_sharing_id_bits_are_all_stored,
     retention_purges_old_records,
     site_scoping,
     newest_first_across_days,

@@ -13,10 +13,11 @@ use chrono::{DateTime, TimeDelta, Utc};
 use std::collections::HashSet;
 
 /// The names of the checks, in the order a backend's tests should cover them.
-pub const CHECKS: [&str; 9] = [
+pub const CHECKS: [&str; 10] = [
     "filters_match_reference",
     "paging_while_appending",
     "duplicates_are_skipped",
+    "records_sharing_id_bits_are_all_stored",
     "retention_purges_old_records",
     "site_scoping",
     "newest_first_across_days",
@@ -381,6 +382,28 @@ pub async fn duplicates_are_skipped(store: &dyn LogStore) {
     sort_newest_first(&mut want);
     assert_same(&got, &want, "after redelivery");
     assert_eq!(store.stats().await.expect("stats").records, data.len() as u64, "stats after redelivery");
+}
+
+/// Records of one millisecond whose ids share their low 20 bits (the embedded store's
+/// key slot) are all stored: in one batch longer than a multi-row insert, and again when the
+/// batch comes back with new records mixed in (nothing twice, nothing lost).
+pub async fn records_sharing_id_bits_are_all_stored(store: &dyn LogStore) {
+    let t = start() + TimeDelta::hours(5);
+    let mut data = fleet(70, 11);
+    for (i, r) in data.iter_mut().enumerate() {
+        r.timestamp = t;
+        let low = if i % 2 == 0 { 0x5_4321 } else { i as u128 };
+        r.id = RecordId::from_u128(((i as u128 + 1) << 64) | (0x77 << 32) | low);
+    }
+    store.append(data[..40].to_vec().into()).await.expect("append");
+    store.append(data[20..].to_vec().into()).await.expect("append");
+    let mut want = data.clone();
+    sort_newest_first(&mut want);
+    for limit in [7, 1000] {
+        let q = LogQuery { limit, ..LogQuery::default() };
+        assert_same(&collect_all(store, &q).await, &want, &format!("shared id bits, limit {limit}"));
+    }
+    assert_eq!(store.stats().await.expect("stats").records, data.len() as u64, "stats");
 }
 
 /// `purge_before` removes exactly the rows older than the cutoff (whole days and part of

@@ -239,62 +239,30 @@ impl Partition {
                 Ok(id)
             };
             let mut inserted = 0u64;
-            let mut insert = tx.prepare_cached(
-                "INSERT OR IGNORE INTO log (k, uid, station, site, sname, action, status, err, conn, dir, mt, lvl, lat, body)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
-            )?;
+            let mut one = tx.prepare_cached(&insert_sql(1))?;
             let mut existing = tx.prepare_cached("SELECT uid FROM log WHERE k = ?1")?;
-            for r in records {
-                let ts = r.timestamp.timestamp_millis();
-                let uid = encode_uid(&r.id, ts);
-                let station = intern(Kind::Station, &r.station_id)?;
-                let site = r.site_id.as_deref().map(|s| intern(Kind::Site, s)).transpose()?;
-                let sname = r.site_name.as_deref().map(|s| intern(Kind::SiteName, s)).transpose()?;
-                let action = r.action.as_deref().map(|s| intern(Kind::Action, s)).transpose()?;
-                let status = r.status.as_deref().map(|s| intern(Kind::Status, s)).transpose()?;
-                let err = r.error_code.as_deref().map(|s| intern(Kind::ErrorCode, s)).transpose()?;
-                let mt = match MT_CODES.iter().position(|m| *m == r.message_type) {
-                    Some(code) => code as i64,
-                    None => -intern(Kind::MessageType, &r.message_type)?,
-                };
-                let dir = match r.direction {
-                    Direction::In => 0,
-                    Direction::Out => 1,
-                };
-                let body = w
-                    .enc
-                    .encode(r.unique_id.as_deref(), r.validation_error.as_deref(), &r.raw)
-                    .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
-                let base = ts << SLOT_BITS;
-                let mut slot = (r.id.as_u128() as i64) & SLOT_MASK;
-                for _probe in 0..=SLOT_MASK {
-                    let k = base | slot;
-                    let n = insert.execute(params![
-                        k,
-                        uid,
-                        station,
-                        site,
-                        sname,
-                        action,
-                        status,
-                        err,
-                        r.connector_id,
-                        dir,
-                        mt,
-                        level_code(r.level),
-                        r.latency_ms,
-                        body
-                    ])?;
-                    if n == 1 {
-                        inserted += 1;
-                        break;
-                    }
-                    let there: Vec<u8> = existing.query_row([k], |row| row.get(0))?;
-                    if decode_uid(&there, ts) == Some(r.id) {
-                        break; // already stored: redelivery
-                    }
-                    slot = (slot + 1) & SLOT_MASK;
+            let mut rows = Vec::with_capacity(ROWS_PER_INSERT);
+            for chunk in records.chunks(ROWS_PER_INSERT) {
+                rows.clear();
+                for r in chunk {
+                    rows.push(Row::new(r, &mut intern, &mut w.enc)?);
                 }
+                let mut n = 0;
+                if rows.len() == ROWS_PER_INSERT {
+                    let mut many = tx.prepare_cached(insert_many_sql())?;
+                    for (i, row) in rows.iter().enumerate() {
+                        row.bind(&mut many, i * COLUMNS, row.k)?;
+                    }
+                    n = many.raw_execute()? as u64;
+                }
+                if n < rows.len() as u64 {
+                    // A key was taken (a redelivered record or, rarely, another record in
+                    // the same millisecond and slot), or the chunk was short: one by one.
+                    for row in &rows {
+                        n += row.settle(&mut one, &mut existing)?;
+                    }
+                }
+                inserted += n;
             }
             Ok(inserted)
         })();
@@ -373,6 +341,128 @@ impl Partition {
             .optional()
             .map_err(be)?;
         s.ok_or_else(|| StoreError::Incompatible(format!("{}: unknown dictionary id {id}", self.path.display())))
+    }
+}
+
+/// Records per multi-row INSERT: the statement's cursors on the table and its indexes are
+/// opened and closed once for all of them, and rusqlite's per-call work is paid once.
+const ROWS_PER_INSERT: usize = 32;
+/// Columns of one row in [`insert_sql`].
+const COLUMNS: usize = 14;
+
+/// `INSERT OR IGNORE` of `rows` rows.
+fn insert_sql(rows: usize) -> String {
+    let one = format!("({})", vec!["?"; COLUMNS].join(","));
+    format!(
+        "INSERT OR IGNORE INTO log (k, uid, station, site, sname, action, status, err, conn, dir, mt, lvl, lat, body) \
+         VALUES {}",
+        vec![one; rows].join(",")
+    )
+}
+
+fn insert_many_sql() -> &'static str {
+    static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    SQL.get_or_init(|| insert_sql(ROWS_PER_INSERT))
+}
+
+/// One record as the columns of its row; `k` is its first-choice key.
+struct Row {
+    k: i64,
+    ts: i64,
+    id: RecordId,
+    uid: Vec<u8>,
+    strings: [Option<i64>; 6],
+    conn: Option<i64>,
+    dir: i64,
+    mt: i64,
+    lvl: i64,
+    lat: Option<u32>,
+    body: Vec<u8>,
+}
+
+impl Row {
+    fn new(
+        r: &LogRecord,
+        intern: &mut impl FnMut(Kind, &str) -> rusqlite::Result<i64>,
+        enc: &mut BodyEncoder,
+    ) -> rusqlite::Result<Row> {
+        let ts = r.timestamp.timestamp_millis();
+        let mut opt = |kind, s: &Option<String>| s.as_deref().map(|s| intern(kind, s)).transpose();
+        let strings = [
+            None, // the station, below (never absent)
+            opt(Kind::Site, &r.site_id)?,
+            opt(Kind::SiteName, &r.site_name)?,
+            opt(Kind::Action, &r.action)?,
+            opt(Kind::Status, &r.status)?,
+            opt(Kind::ErrorCode, &r.error_code)?,
+        ];
+        let mut row = Row {
+            k: (ts << SLOT_BITS) | ((r.id.as_u128() as i64) & SLOT_MASK),
+            ts,
+            id: r.id,
+            uid: encode_uid(&r.id, ts),
+            strings,
+            conn: r.connector_id,
+            dir: match r.direction {
+                Direction::In => 0,
+                Direction::Out => 1,
+            },
+            mt: match MT_CODES.iter().position(|m| *m == r.message_type) {
+                Some(code) => code as i64,
+                None => -intern(Kind::MessageType, &r.message_type)?,
+            },
+            lvl: level_code(r.level),
+            lat: r.latency_ms,
+            body: enc
+                .encode(r.unique_id.as_deref(), r.validation_error.as_deref(), &r.raw)
+                .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?,
+        };
+        row.strings[0] = Some(intern(Kind::Station, &r.station_id)?);
+        Ok(row)
+    }
+
+    /// Binds this row with key `k` to the parameters after the first `offset`.
+    fn bind(&self, st: &mut rusqlite::Statement<'_>, offset: usize, k: i64) -> rusqlite::Result<()> {
+        let [station, site, sname, action, status, err] = self.strings;
+        st.raw_bind_parameter(offset + 1, k)?;
+        st.raw_bind_parameter(offset + 2, &self.uid)?;
+        st.raw_bind_parameter(offset + 3, station)?;
+        st.raw_bind_parameter(offset + 4, site)?;
+        st.raw_bind_parameter(offset + 5, sname)?;
+        st.raw_bind_parameter(offset + 6, action)?;
+        st.raw_bind_parameter(offset + 7, status)?;
+        st.raw_bind_parameter(offset + 8, err)?;
+        st.raw_bind_parameter(offset + 9, self.conn)?;
+        st.raw_bind_parameter(offset + 10, self.dir)?;
+        st.raw_bind_parameter(offset + 11, self.mt)?;
+        st.raw_bind_parameter(offset + 12, self.lvl)?;
+        st.raw_bind_parameter(offset + 13, self.lat)?;
+        st.raw_bind_parameter(offset + 14, &self.body)
+    }
+
+    /// Stores this row alone: at its key, or at the next free slot of its millisecond when
+    /// another record holds the key; nothing when the record is already stored. Returns
+    /// how many rows were added (0 or 1).
+    fn settle(
+        &self,
+        one: &mut rusqlite::Statement<'_>,
+        existing: &mut rusqlite::Statement<'_>,
+    ) -> rusqlite::Result<u64> {
+        let base = self.k & !SLOT_MASK;
+        let mut slot = self.k & SLOT_MASK;
+        for _probe in 0..=SLOT_MASK {
+            let k = base | slot;
+            self.bind(one, 0, k)?;
+            if one.raw_execute()? == 1 {
+                return Ok(1);
+            }
+            let there: Vec<u8> = existing.query_row([k], |row| row.get(0))?;
+            if decode_uid(&there, self.ts) == Some(self.id) {
+                return Ok(0); // already stored: redelivery
+            }
+            slot = (slot + 1) & SLOT_MASK;
+        }
+        Ok(0)
     }
 }
 
