@@ -158,6 +158,14 @@ pub fn meter_values(c: &mut Connection, id: &str, p: &Value) -> Result<Value> {
     Ok(json!({}))
 }
 
+/// Whether [`meter_values`] is one SQL statement: one `meterValue` element is one row, and
+/// `profiles::on_charger_call` changes nothing for a MeterValues. Such a job needs no
+/// savepoint of its own (`StateStore::run_one_write`); the test
+/// `one_meter_value_is_one_row_changed` keeps this true.
+pub fn meter_values_is_one_write(p: &Value) -> bool {
+    p.get("meterValue").and_then(Value::as_array).is_some_and(|v| v.len() == 1)
+}
+
 /// Vendor ids with a handler here. None yet: every DataTransfer is kept and answered
 /// `UnknownVendorId`.
 const KNOWN_VENDORS: &[&str] = &[];
@@ -179,4 +187,42 @@ pub fn diagnostics_status(c: &mut Connection, id: &str, p: &Value) -> Result<Val
 pub fn firmware_status(c: &mut Connection, id: &str, p: &Value) -> Result<Value> {
     stations::record_firmware_status(c, id, s(p, "status").unwrap_or_default())?;
     Ok(json!({}))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::state::{profiles, StateStore};
+    use chargewatch_ocpp::Action;
+
+    fn meter_payload(elements: usize) -> Value {
+        let one = json!({"timestamp": "2026-12-03T08:00:00Z", "sampledValue": [
+            {"value": "1200", "measurand": "Energy.Active.Import.Register"},
+            {"value": "7.2", "measurand": "Power.Active.Import", "unit": "kW"}]});
+        json!({"connectorId": 1, "transactionId": 5, "meterValue": vec![one; elements]})
+    }
+
+    /// A MeterValues with one element runs without a savepoint (`run_one_write`), which is
+    /// sound only while its handler and the profiles hook change one row, in one statement.
+    #[test]
+    fn one_meter_value_is_one_row_changed() {
+        let dir = std::env::temp_dir().join(format!("cw-one-write-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let state = StateStore::open(&dir).unwrap();
+        state
+            .run_sync(|c| {
+                stations::register(c, "CP-1", None)?;
+                let p = meter_payload(1);
+                assert!(meter_values_is_one_write(&p));
+                let before = c.total_changes();
+                meter_values(c, "CP-1", &p)?;
+                profiles::on_charger_call(c, "CP-1", Action::MeterValues, &p)?;
+                assert_eq!(c.total_changes() - before, 1, "one row changed");
+                assert!(!meter_values_is_one_write(&meter_payload(2)));
+                assert!(!meter_values_is_one_write(&json!({"connectorId": 1, "meterValue": []})));
+                Ok(())
+            })
+            .unwrap();
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }

@@ -92,30 +92,34 @@ impl CallHandler for Csms {
         }
         let id = station_id.to_string();
         let cfg = self.config.clone();
-        self.state
-            .run(move |c| {
-                let out = match action {
-                    Action::BootNotification => boot_notification(c, &id, &payload, &cfg),
-                    Action::StatusNotification => status_notification(c, &id, &payload),
-                    Action::Authorize => authorize(c, &payload, &cfg),
-                    Action::StartTransaction => start_transaction(c, &id, &payload, &cfg),
-                    Action::StopTransaction => stop_transaction(c, &id, &payload, &cfg),
-                    Action::MeterValues => meter_values(c, &id, &payload),
-                    Action::DataTransfer => data_transfer(c, &id, &payload),
-                    Action::DiagnosticsStatusNotification => diagnostics_status(c, &id, &payload),
-                    Action::FirmwareStatusNotification => firmware_status(c, &id, &payload),
-                    other => {
-                        return Ok(Err(CallFailure::new(
-                            ErrorCode::NotSupported,
-                            format!("{other} is not sent by a charge point"),
-                        )))
-                    }
-                };
-                if out.is_ok() {
-                    state::profiles::on_charger_call(c, &id, action, &payload)?;
+        let one_write = action == Action::MeterValues && meter_values_is_one_write(&payload);
+        let job = move |c: &mut rusqlite::Connection| {
+            let out = match action {
+                Action::BootNotification => boot_notification(c, &id, &payload, &cfg),
+                Action::StatusNotification => status_notification(c, &id, &payload),
+                Action::Authorize => authorize(c, &payload, &cfg),
+                Action::StartTransaction => start_transaction(c, &id, &payload, &cfg),
+                Action::StopTransaction => stop_transaction(c, &id, &payload, &cfg),
+                Action::MeterValues => meter_values(c, &id, &payload),
+                Action::DataTransfer => data_transfer(c, &id, &payload),
+                Action::DiagnosticsStatusNotification => diagnostics_status(c, &id, &payload),
+                Action::FirmwareStatusNotification => firmware_status(c, &id, &payload),
+                other => {
+                    return Ok(Err(CallFailure::new(
+                        ErrorCode::NotSupported,
+                        format!("{other} is not sent by a charge point"),
+                    )))
                 }
-                out.map(Ok)
-            })
-            .await?
+            };
+            if out.is_ok() {
+                state::profiles::on_charger_call(c, &id, action, &payload)?;
+            }
+            out.map(Ok)
+        };
+        if one_write {
+            self.state.run_one_write(job).await?
+        } else {
+            self.state.run(job).await?
+        }
     }
 }
