@@ -47,8 +47,11 @@ pub type Result<T> = std::result::Result<T, StateError>;
 /// statement, their last step (see [`StateStore::run_one_write`]).
 struct Job {
     savepoint: bool,
-    work: Box<dyn FnOnce(&mut Connection) -> (bool, Deliver) + Send>,
+    work: Work,
 }
+
+/// What a job does: its changes, whether they succeeded, and how to deliver its result.
+type Work = Box<dyn FnOnce(&mut Connection) -> (bool, Deliver) + Send>;
 
 /// Hands a job's result to its caller; `false` when the group failed to commit.
 type Deliver = Box<dyn FnOnce(bool) + Send>;
