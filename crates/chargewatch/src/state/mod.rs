@@ -224,7 +224,7 @@ impl StateStore {
     /// [`StateStore::run`] for a job whose only change is one SQL statement, its last
     /// fallible step: SQLite applies a statement whole or not at all, so the job needs no
     /// savepoint of its own (a savepoint copies every page the job touches into the
-    /// statement journal: 4 % of the server's time under the closed-loop benchmark).
+    /// statement journal; without any savepoint the closed loop ran 4.4 % faster).
     pub async fn run_one_write<T, F>(&self, f: F) -> Result<T>
     where
         T: Send + 'static,

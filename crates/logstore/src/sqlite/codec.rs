@@ -257,7 +257,7 @@ mod tests {
         assert_eq!(stored[0], FORMAT_ZSTD);
     }
 
-    /// A short answer is stored as it is, without a zstd attempt; one byte longer is compressed.
+    /// A short answer is stored as it is, without a zstd attempt; a longer one is compressed.
     #[test]
     fn short_bodies_are_stored_plain() {
         let dict = super::super::zdict::builtin();

@@ -240,6 +240,7 @@ impl Partition {
             };
             let mut inserted = 0u64;
             let mut one = tx.prepare_cached(&insert_sql(1))?;
+            let mut many = tx.prepare_cached(insert_many_sql())?;
             let mut existing = tx.prepare_cached("SELECT uid FROM log WHERE k = ?1")?;
             let mut rows = Vec::with_capacity(ROWS_PER_INSERT);
             for chunk in records.chunks(ROWS_PER_INSERT) {
@@ -249,7 +250,6 @@ impl Partition {
                 }
                 let mut n = 0;
                 if rows.len() == ROWS_PER_INSERT {
-                    let mut many = tx.prepare_cached(insert_many_sql())?;
                     for (i, row) in rows.iter().enumerate() {
                         row.bind(&mut many, i * COLUMNS, row.k)?;
                     }
@@ -387,16 +387,17 @@ impl Row {
         enc: &mut BodyEncoder,
     ) -> rusqlite::Result<Row> {
         let ts = r.timestamp.timestamp_millis();
+        let station = intern(Kind::Station, &r.station_id)?;
         let mut opt = |kind, s: &Option<String>| s.as_deref().map(|s| intern(kind, s)).transpose();
         let strings = [
-            None, // the station, below (never absent)
+            Some(station),
             opt(Kind::Site, &r.site_id)?,
             opt(Kind::SiteName, &r.site_name)?,
             opt(Kind::Action, &r.action)?,
             opt(Kind::Status, &r.status)?,
             opt(Kind::ErrorCode, &r.error_code)?,
         ];
-        let mut row = Row {
+        Ok(Row {
             k: (ts << SLOT_BITS) | ((r.id.as_u128() as i64) & SLOT_MASK),
             ts,
             id: r.id,
@@ -416,9 +417,7 @@ impl Row {
             body: enc
                 .encode(r.unique_id.as_deref(), r.validation_error.as_deref(), &r.raw)
                 .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?,
-        };
-        row.strings[0] = Some(intern(Kind::Station, &r.station_id)?);
-        Ok(row)
+        })
     }
 
     /// Binds this row with key `k` to the parameters after the first `offset`.
