@@ -21,6 +21,20 @@ def load(path):
         return None
 
 
+def median_of(values):
+    """The median of the values that are known (None when none is)."""
+    known = [v for v in values if v is not None]
+    return statistics.median(known) if known else None
+
+
+def paired_ratio(reps, base_reps):
+    """Median over repetitions of this server's rate over the baseline's in the same
+    repetition: runs of one repetition follow each other within a minute, so a slow spell
+    of a shared machine weighs on both sides of each ratio."""
+    base = {r["rep"]: r["round_trips_per_sec"] for r in base_reps}
+    return median_of(r["round_trips_per_sec"] / base[r["rep"]] for r in reps if base.get(r["rep"]))
+
+
 machine = load(os.path.join(raw, "machine.json")) or {}
 NAMES = {
     "chargewatch": "Chargewatch",
@@ -47,6 +61,7 @@ for name in NAMES:
         r = load(path)
         if not r:
             continue
+        r["rep"] = int(re.search(r"-(\d+)\.json$", path).group(1))
         base = path[: -len(".json")]
         r["server"] = load(base + ".server.json") or {}
         stored = load(base + ".stored.json") or {}
@@ -58,6 +73,8 @@ for name in NAMES:
             }
         else:
             r["stored"] = stored
+        cpu_s, trips = r["server"].get("server_cpu_s"), r.get("round_trips")
+        r["cpu_us_per_round_trip"] = cpu_s * 1e6 / trips if cpu_s and trips else None
         reps.append(r)
     if not reps:
         continue
@@ -74,13 +91,18 @@ for name in NAMES:
         "p99_ms": med("p99_ms"),
         "errors": sum(r["errors"] + r["connect_failures"] for r in reps),
         "server_cpu_share": statistics.median(cpu),
+        "cpu_us_per_round_trip": median_of(r["cpu_us_per_round_trip"] for r in reps),
         "server_rss_mib": statistics.median(r["server"].get("server_rss_kb", 0) for r in reps) / 1024,
     }
 
 for name, c in closed.items():
     for base in ("ocpp", "ocpp-rpc"):
         if base in closed and base != name:
-            c[f"ratio_vs_{base}"] = c["round_trips_per_sec"] / max(closed[base]["round_trips_per_sec"], 1e-9)
+            b = closed[base]
+            c[f"ratio_vs_{base}"] = c["round_trips_per_sec"] / max(b["round_trips_per_sec"], 1e-9)
+            c[f"paired_ratio_vs_{base}"] = paired_ratio(c["reps"], b["reps"])
+            if c["cpu_us_per_round_trip"] and b["cpu_us_per_round_trip"]:
+                c[f"cpu_ratio_vs_{base}"] = b["cpu_us_per_round_trip"] / c["cpu_us_per_round_trip"]
 
 idle = {}
 for label in ("small", "big"):
@@ -102,6 +124,30 @@ with open(out_json, "w") as f:
     f.write("\n")
 
 # ----- markdown ---------------------------------------------------------------------------------
+def times(v):
+    return f"{v:.1f}×" if v else "—"
+
+
+def cpu_table(closed):
+    """Two views that a shared machine's slow spells disturb less than the medians above:
+    throughput ratios taken within each repetition, and the server's CPU time per round trip
+    (`utime + stime` from /proc, which leaves out time stolen by the hypervisor)."""
+    return [
+        "Steadier views of the same runs: *paired* is the median over repetitions of the ratio within one "
+        "repetition (the servers of a repetition run back to back); *CPU per round trip* is the server's "
+        "CPU time (user + system, /proc/PID/stat) over the run divided by its round trips, and its ratios "
+        "say how many times more CPU the baseline spends on one round trip.",
+        "",
+        "| server | paired vs ocpp | paired vs ocpp-rpc | server CPU µs per round trip | CPU vs ocpp | CPU vs ocpp-rpc |",
+        "|---|---:|---:|---:|---:|---:|",
+    ] + [
+        f"| {NAMES[name]} | {times(c.get('paired_ratio_vs_ocpp'))} | {times(c.get('paired_ratio_vs_ocpp-rpc'))} | "
+        f"{c['cpu_us_per_round_trip'] or 0:.1f} | {times(c.get('cpu_ratio_vs_ocpp'))} | "
+        f"{times(c.get('cpu_ratio_vs_ocpp-rpc'))} |"
+        for name, c in closed.items()
+    ] + [""]
+
+
 m = machine
 lines = [
     "# Benchmark: Chargewatch against central systems on PyPI `ocpp` and npm `ocpp-rpc`",
@@ -149,8 +195,7 @@ lines = [
 ]
 for name, c in closed.items():
     def ratio(base, c=c):
-        v = c.get(f"ratio_vs_{base}")
-        return f"{v:.1f}×" if v else "—"
+        return times(c.get(f"ratio_vs_{base}"))
 
     lines.append(
         f"| {NAMES[name]} | {STORE[name]} | {c['round_trips_per_sec']:,.0f} | {c['p50_ms']:.2f} | {c['p90_ms']:.2f} | "
@@ -179,6 +224,7 @@ for name, c in closed.items():
     if kinds:
         lines.append(f"  - errors: " + ", ".join(f"{k}: {v}" for k, v in sorted(kinds.items())))
 lines.append("")
+lines += cpu_table(closed)
 
 if idle or storm:
     lines += ["## Chargewatch: idle stations and connection storm", ""]
