@@ -4,7 +4,8 @@
 //! `cargo run --release -p chargewatch-logstore --example logbench -- --records 1000000`
 //! Options: `--records N` (1,000,000), `--batch N` (1000), `--queries N` per filter (50),
 //! `--stations N` (1000), `--sites N` (50), `--days N` (3), `--dir PATH` (a fresh temp
-//! dir, deleted at the end unless `--keep`), `--zstd-level N` (3).
+//! dir, deleted at the end unless `--keep`), `--zstd-level N` (3), `--page-size N` (bytes, the
+//! store's default).
 
 use chargewatch_logstore::fleet::{generate_batches, FleetConfig, Rng};
 use chargewatch_logstore::{SqliteLogStore, SqliteOptions};
@@ -22,6 +23,7 @@ struct Args {
     dir: Option<PathBuf>,
     keep: bool,
     zstd_level: i32,
+    page_size: i64,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -35,6 +37,7 @@ fn parse_args() -> Result<Args, String> {
         dir: None,
         keep: false,
         zstd_level: 3,
+        page_size: SqliteOptions::default().page_size,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -48,6 +51,7 @@ fn parse_args() -> Result<Args, String> {
             "--sites" => a.sites = num(value()?)? as usize,
             "--days" => a.days = num(value()?)? as i64,
             "--zstd-level" => a.zstd_level = num(value()?)? as i32,
+            "--page-size" => a.page_size = num(value()?)? as i64,
             "--dir" => a.dir = Some(PathBuf::from(value()?)),
             "--keep" => a.keep = true,
             "--help" | "-h" => return Err("see the doc comment of examples/logbench.rs".into()),
@@ -76,7 +80,7 @@ fn main() {
     };
     let dir = args.dir.clone().unwrap_or_else(|| std::env::temp_dir().join(format!("logbench-{}", std::process::id())));
     let _ = std::fs::remove_dir_all(&dir);
-    let options = SqliteOptions { zstd_level: args.zstd_level, ..SqliteOptions::default() };
+    let options = SqliteOptions { zstd_level: args.zstd_level, page_size: args.page_size, ..SqliteOptions::default() };
     let store = SqliteLogStore::open_with(&dir, options.clone()).expect("open store");
     let cfg = FleetConfig {
         stations: args.stations,

@@ -58,8 +58,12 @@ pub struct SqliteOptions {
     /// station), so rarer checkpoints write each hot page back once instead of many times:
     /// ingest is about 1.8x faster than with SQLite's default of 4 MiB.
     pub wal_checkpoint_bytes: i64,
-    /// Page size of new day files, bytes (default 1024). Small pages mean fewer bytes
-    /// rewritten per touched index page per batch: 1.5x faster ingest than 4096 at 1 M records.
+    /// Page size of new day files, bytes (default 4096, the file system's block; files keep
+    /// the size they were created with). Each page written is one WAL frame write and, at a
+    /// checkpoint, one write into the day file: 1 KiB pages quadrupled those writes, and a
+    /// 1 KiB write into a 4 KiB block the file did not have yet makes the kernel zero the rest
+    /// of the block (4 % of the server's samples under the closed loop). 4096 against 1024:
+    /// logbench ingest +13 to +21 %, 3 % fewer bytes per record, first pages no slower.
     pub page_size: i64,
 }
 
@@ -74,7 +78,7 @@ impl Default for SqliteOptions {
             max_idle_readers: 4,
             synchronous_full: false,
             wal_checkpoint_bytes: 80 << 20,
-            page_size: 1024,
+            page_size: 4096,
         }
     }
 }
@@ -114,7 +118,7 @@ impl SqliteLogStore {
             reader_mmap_bytes: options.reader_mmap_bytes,
             max_idle_readers: options.max_idle_readers,
             synchronous_full: options.synchronous_full,
-            wal_autocheckpoint_pages: options.wal_checkpoint_bytes / options.page_size.max(512),
+            wal_checkpoint_bytes: options.wal_checkpoint_bytes,
             page_size: options.page_size,
         };
         let mut partitions = BTreeMap::new();

@@ -77,7 +77,7 @@ pub(crate) struct Tuning {
     pub reader_mmap_bytes: i64,
     pub max_idle_readers: usize,
     pub synchronous_full: bool,
-    pub wal_autocheckpoint_pages: i64,
+    pub wal_checkpoint_bytes: i64,
     pub page_size: i64,
 }
 
@@ -179,15 +179,16 @@ impl Partition {
         // returns, so it survives the death of this process (kill -9); only an OS crash or
         // power loss can lose the last commits. The database is never corrupted either way.
         conn.execute_batch(&format!(
-            "PRAGMA page_size={}; PRAGMA journal_mode=WAL; PRAGMA synchronous={}; PRAGMA cache_size=-{};
-             PRAGMA wal_autocheckpoint={};",
+            "PRAGMA page_size={}; PRAGMA journal_mode=WAL; PRAGMA synchronous={}; PRAGMA cache_size=-{};",
             tuning.page_size,
             if tuning.synchronous_full { "FULL" } else { "NORMAL" },
             tuning.writer_cache_kib,
-            tuning.wal_autocheckpoint_pages,
         ))
         .map_err(be)?;
         migrate(&mut conn, &path)?;
+        // In pages of this file, which keeps the page size it was created with.
+        let page_size: i64 = conn.query_row("PRAGMA page_size", [], |r| r.get(0)).map_err(be)?;
+        conn.pragma_update(None, "wal_autocheckpoint", tuning.wal_checkpoint_bytes / page_size.max(512)).map_err(be)?;
         let zdict: Vec<u8> = conn
             .query_row("SELECT value FROM meta WHERE key = 'zdict'", [], |r| r.get(0))
             .map_err(|e| StoreError::Incompatible(format!("{}: no compression dictionary: {e}", path.display())))?;
