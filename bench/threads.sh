@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# Interleaved A/B runs of Chargewatch's closed loop, judged by each thread's CPU time.
+#
+#   bench/threads.sh REPS SECONDS "NAME|BINARY|ENV=VALUE ..." ["NAME|BINARY|ENV=VALUE ..."]...
+#   bench/threads.sh 3 8 "before|/tmp/cw-before|" "after|target/release/chargewatch|"
+#
+# Each variant runs REPS times, interleaved with the others: a fresh server at log level debug
+# pinned to CPU 0 (`taskset`), `chargewatch simulate --closed-loop` with 100 stations on CPU 1
+# for SECONDS. Printed per run: round trips/s, p99, the server's CPU µs per round trip, each
+# thread's CPU ticks (utime + stime from /proc/PID/task/*/stat over the load), and two ratios:
+# the state writer's and the log store's CPU time over the gateway thread's. The gateway's work
+# per round trip is the same in every variant that does not change it, so these ratios show a
+# change in a writer's cost per round trip even when this shared machine's speed swings by
+# ±30 % between runs (which round trips/s cannot). The gateway is the busiest tokio worker; the
+# log store's appends run on tokio's blocking threads (the other `tokio-rt-worker`s).
+# Environment variables in a variant apply to its server only. Everything stays on 127.0.0.1.
+set -euo pipefail
+
+[ $# -ge 3 ] || { sed -n '2,16p' "$0" >&2; exit 2; }
+REPS=$1 DURATION=$2
+shift 2
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+PORT=19500 HTTP=19580 TOKEN=threads-bench-token
+
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+snapshot() { for t in /proc/"$1"/task/*; do echo "${t##*/} $(cat "$t/comm" | tr ' ' _) $(awk '{print $14 + $15}' "$t/stat")"; done; }
+
+# run_once NAME BINARY ENV...: one closed loop against a fresh server; prints one line.
+run_once() {
+    local name=$1 bin=$2
+    shift 2
+    local dir pid
+    dir=$(mktemp -d "${TMPDIR:-/tmp}/chargewatch-threads.XXXXXX")
+    port_open $PORT && { echo "127.0.0.1:$PORT is in use" >&2; exit 1; }
+    env "$@" taskset -c 0 "$bin" serve --ocpp-listen "127.0.0.1:$PORT" --http-listen "127.0.0.1:$HTTP" \
+        --data-dir "$dir/data" --admin-token "$TOKEN" --accept-unknown-stations --default-log-level debug \
+        --ocpp-frames-per-second 0 --max-connections 200000 >"$dir/server.log" 2>&1 &
+    pid=$!
+    for _ in $(seq 1 100); do port_open $PORT && break; sleep 0.1; done
+    sleep 1
+    snapshot $pid >"$dir/before"
+    taskset -c 1 "$bin" simulate --closed-loop --url "ws://127.0.0.1:$PORT/ocpp" -n 100 --duration "$DURATION" \
+        --id-prefix LOAD- --report-json "$dir/report.json" >"$dir/sim.log" 2>&1
+    snapshot $pid >"$dir/after"
+    kill -TERM $pid
+    wait $pid 2>/dev/null || true
+    python3 - "$name" "$dir" <<'PY'
+import json, sys
+name, d = sys.argv[1], sys.argv[2]
+r = json.load(open(f"{d}/report.json"))
+def ticks(path):
+    return {int(tid): (comm, int(t)) for tid, comm, t in (line.split() for line in open(path))}
+a, b = ticks(f"{d}/before"), ticks(f"{d}/after")
+threads = sorted((tid, comm, t - a.get(tid, (comm, 0))[1]) for tid, (comm, t) in b.items())
+threads = [t for t in threads if t[2] > 0]
+workers = [t for t in threads if t[1].startswith("tokio-rt-worker")]
+gateway = max(workers, key=lambda t: t[2])[2] if workers else 0
+state = sum(t[2] for t in threads if t[1] == "state-writer")
+log_store = sum(t[2] for t in workers) - gateway
+total = sum(t[2] for t in threads)
+ratio = lambda x: f"{x / gateway:.2f}" if gateway else "?"
+print(f"{name:<12} rt/s={r['round_trips_per_sec']:7.0f} p99={r['p99_ms']:6.2f}ms "
+      f"cpu_us/rt={total * 1e6 / 100 / max(r['round_trips'], 1):5.1f} "
+      f"gateway={gateway} state={state} log={log_store} state/gateway={ratio(state)} log/gateway={ratio(log_store)}")
+PY
+    rm -rf "$dir"
+}
+
+for _ in $(seq 1 "$REPS"); do
+    for variant in "$@"; do
+        IFS='|' read -r name bin envs <<<"$variant"
+        # shellcheck disable=SC2086 # the variant's environment: words on purpose
+        run_once "$name" "$bin" ${envs:-CHARGEWATCH_THREADS_BENCH=1}
+    done
+done
