@@ -28,6 +28,8 @@ set -euo pipefail
 BENCH="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(dirname "$BENCH")"
 cd "$ROOT"
+# shellcheck source=bench/lib.sh
+. "$BENCH/lib.sh"
 
 DURATION=${BENCH_DURATION:-15}
 REPS=${BENCH_REPS:-3}
@@ -93,7 +95,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 wait_port() {
     local port=$1 i
@@ -126,12 +127,8 @@ start_server() {
         local level=debug
         [ "$name" = chargewatch-info ] && level=info
         rm -rf "$WORK/cw-data"
-        taskset -c "$SERVER_CPU" "$BIN" serve \
-            --ocpp-listen "127.0.0.1:$CW_OCPP_PORT" --http-listen "127.0.0.1:$CW_HTTP_PORT" \
-            --data-dir "$WORK/cw-data" --admin-token "$TOKEN" \
-            --accept-unknown-stations --default-log-level "$level" --ocpp-frames-per-second 0 \
-            --max-connections 200000 >"$WORK/server.log" 2>&1 &
-        SERVER_PID=$!
+        serve_chargewatch "$SERVER_CPU" "$BIN" "$CW_OCPP_PORT" "$CW_HTTP_PORT" "$WORK/cw-data" "$TOKEN" "$level" \
+            "$WORK/server.log"
         URL="ws://127.0.0.1:$CW_OCPP_PORT/ocpp"
         wait_port "$CW_OCPP_PORT"
         ;;

@@ -22,20 +22,22 @@ shift 2
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 PORT=19500 HTTP=19580 TOKEN=threads-bench-token
 
-port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+# shellcheck source=bench/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 snapshot() { for t in /proc/"$1"/task/*; do echo "${t##*/} $(cat "$t/comm" | tr ' ' _) $(awk '{print $14 + $15}' "$t/stat")"; done; }
 
 # run_once NAME BINARY ENV...: one closed loop against a fresh server; prints one line.
 run_once() {
     local name=$1 bin=$2
     shift 2
-    local dir pid
+    local dir pid kv
     dir=$(mktemp -d "${TMPDIR:-/tmp}/chargewatch-threads.XXXXXX")
     port_open $PORT && { echo "127.0.0.1:$PORT is in use" >&2; exit 1; }
-    env "$@" taskset -c 0 "$bin" serve --ocpp-listen "127.0.0.1:$PORT" --http-listen "127.0.0.1:$HTTP" \
-        --data-dir "$dir/data" --admin-token "$TOKEN" --accept-unknown-stations --default-log-level debug \
-        --ocpp-frames-per-second 0 --max-connections 200000 >"$dir/server.log" 2>&1 &
-    pid=$!
+    # The variant's environment, for the server only.
+    for kv in "$@"; do export "${kv?}"; done
+    serve_chargewatch 0 "$bin" $PORT $HTTP "$dir/data" $TOKEN debug "$dir/server.log"
+    for kv in "$@"; do unset "${kv%%=*}"; done
+    pid=$SERVER_PID
     for _ in $(seq 1 100); do port_open $PORT && break; sleep 0.1; done
     sleep 1
     snapshot $pid >"$dir/before"
@@ -44,9 +46,9 @@ run_once() {
     snapshot $pid >"$dir/after"
     kill -TERM $pid
     wait $pid 2>/dev/null || true
-    python3 - "$name" "$dir" <<'PY'
+    python3 - "$name" "$dir" "$(getconf CLK_TCK)" <<'PY'
 import json, sys
-name, d = sys.argv[1], sys.argv[2]
+name, d, hz = sys.argv[1], sys.argv[2], int(sys.argv[3])
 r = json.load(open(f"{d}/report.json"))
 def ticks(path):
     return {int(tid): (comm, int(t)) for tid, comm, t in (line.split() for line in open(path))}
@@ -60,7 +62,7 @@ log_store = sum(t[2] for t in workers) - gateway
 total = sum(t[2] for t in threads)
 ratio = lambda x: f"{x / gateway:.2f}" if gateway else "?"
 print(f"{name:<12} rt/s={r['round_trips_per_sec']:7.0f} p99={r['p99_ms']:6.2f}ms "
-      f"cpu_us/rt={total * 1e6 / 100 / max(r['round_trips'], 1):5.1f} "
+      f"cpu_us/rt={total * 1e6 / hz / max(r['round_trips'], 1):5.1f} "
       f"gateway={gateway} state={state} log={log_store} state/gateway={ratio(state)} log/gateway={ratio(log_store)}")
 PY
     rm -rf "$dir"
