@@ -1,0 +1,100 @@
+//! Day files created at schema version 1 (indexes on `(column, k)`) open with this build as
+//! they are, answer every filter of the conformance suite exactly and take more records;
+//! a new day file gets version 2 (indexes on `(column)`, the rowid `k` implied).
+
+use chargewatch_logstore::conformance::{dataset, filters_match};
+use chargewatch_logstore::{LogStore, SqliteLogStore};
+use rusqlite::Connection;
+use std::path::{Path, PathBuf};
+
+/// The indexes version 1 gave every day file (the format written before 2026-12-03).
+const INDEXES_V1: &str = "
+    CREATE INDEX log_station ON log (station, k);
+    CREATE INDEX log_site ON log (site, k) WHERE site IS NOT NULL;
+    CREATE INDEX log_action ON log (action, k) WHERE action IS NOT NULL;
+    CREATE INDEX log_status ON log (status, k) WHERE status IS NOT NULL;
+    CREATE INDEX log_err ON log (err, k) WHERE err IS NOT NULL;
+    CREATE INDEX log_mt ON log (mt, k) WHERE mt >= 2;";
+
+fn day_files(dir: &Path) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .expect("read dir")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "db"))
+        .collect();
+    files.sort();
+    files
+}
+
+fn version(file: &Path) -> i64 {
+    Connection::open(file).expect("open").query_row("PRAGMA user_version", [], |r| r.get(0)).expect("version")
+}
+
+/// The columns of each index of the file, as `name(col,col)`.
+fn index_columns(file: &Path) -> Vec<String> {
+    let conn = Connection::open(file).expect("open");
+    let mut names: Vec<String> = conn
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'log' AND sql IS NOT NULL")
+        .expect("prepare")
+        .query_map([], |r| r.get(0))
+        .expect("query")
+        .collect::<Result<_, _>>()
+        .expect("rows");
+    names.sort();
+    names
+        .into_iter()
+        .map(|name| {
+            let cols: Vec<String> = conn
+                .prepare(&format!("SELECT name FROM pragma_index_info('{name}')"))
+                .expect("prepare")
+                .query_map([], |r| r.get(0))
+                .expect("query")
+                .collect::<Result<_, _>>()
+                .expect("rows");
+            format!("{name}({})", cols.join(","))
+        })
+        .collect()
+}
+
+/// Rewrites a day file's indexes as version 1 had them.
+fn downgrade_to_v1(file: &Path) {
+    let conn = Connection::open(file).expect("open");
+    for name in ["log_station", "log_site", "log_action", "log_status", "log_err", "log_mt"] {
+        conn.execute_batch(&format!("DROP INDEX {name}")).expect("drop index");
+    }
+    conn.execute_batch(INDEXES_V1).expect("v1 indexes");
+    conn.execute_batch("PRAGMA user_version = 1").expect("version");
+}
+
+#[tokio::test]
+async fn version_1_files_answer_every_filter_and_take_more_records() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut data = dataset();
+    data.sort_by_key(|r| r.timestamp);
+    let last_day = data.last().expect("records").timestamp.date_naive();
+    let (old, new): (Vec<_>, Vec<_>) = data.iter().cloned().partition(|r| r.timestamp.date_naive() < last_day);
+
+    SqliteLogStore::open(dir.path()).expect("open").append_blocking(&old).expect("append");
+    let v1_files = day_files(dir.path());
+    assert!(v1_files.len() >= 2, "the older records span several days: {v1_files:?}");
+    for file in &v1_files {
+        assert_eq!(version(file), 2, "a new file is created at version 2");
+        assert!(index_columns(file).contains(&"log_station(station)".to_owned()), "{:?}", index_columns(file));
+        downgrade_to_v1(file);
+    }
+
+    let store = SqliteLogStore::open(dir.path()).expect("reopen over version 1 files");
+    store.append_blocking(&new).expect("append to a new day");
+    // Records of a day that is already a version 1 file, again: skipped as duplicates.
+    store.append_blocking(&old[..old.len().min(50)]).expect("append to a version 1 file");
+    for file in &v1_files {
+        assert_eq!(version(file), 1, "an existing file is not rewritten: {}", file.display());
+        assert!(index_columns(file).contains(&"log_station(station,k)".to_owned()), "{:?}", index_columns(file));
+    }
+    let added: Vec<PathBuf> = day_files(dir.path()).into_iter().filter(|f| !v1_files.contains(f)).collect();
+    assert_eq!(added.len(), 1, "one new day file");
+    assert_eq!(version(&added[0]), 2);
+
+    assert_eq!(store.stats().await.expect("stats").records, data.len() as u64, "no duplicates, nothing lost");
+    filters_match(&store, &data).await;
+}
