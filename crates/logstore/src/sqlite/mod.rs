@@ -2,15 +2,14 @@
 //!
 //! Layout of `dir`: `logs-YYYY-MM-DD.db` (+ its `-wal` and `-shm` while open), one per UTC
 //! day of the records' timestamps. Each file is self-contained: its own schema version
-//! (`PRAGMA user_version`: 2 for files created since 2026-12-03; files of version 1, whose
-//! indexes also hold `k`, open and grow as they are), its own string dictionary and its
-//! own copy of the zstd dictionary its bodies were compressed with. Retention deletes
-//! whole files.
+//! (`PRAGMA user_version`, checked on open), its own string dictionary and its own copy of
+//! the zstd dictionary its bodies were compressed with. Retention deletes whole files.
 //!
 //! Row format (see `partition.rs` and `codec.rs`): the integer primary key is
 //! `timestamp_ms << 20 | slot`, the slot taken from the id's low bits (probing on the
 //! rare collision), so newest-first is a backwards walk of the table or of an index on
-//! `(column)` (SQLite ends every index entry with the rowid, `k`); repeated strings are
+//! `(column)` (SQLite ends every index entry with the rowid, `k`; files created before
+//! 2026-12-03 index `(column, k)`, which answers the same queries); repeated strings are
 //! small integers; the record id takes 10 bytes; the unique id, validation note and raw
 //! frame are compressed together with zstd.
 //!

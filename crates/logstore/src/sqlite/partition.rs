@@ -52,12 +52,14 @@ const TABLES: &str = "
        body BLOB NOT NULL           -- unique id, validation error, raw (see codec.rs)
     );";
 
-/// The indexes of a new day file (schema version 2; files of version 1 have the same
-/// indexes on `(column, k)` and are read and written as they are, with the same queries
-/// and plans: `tests/schema_v1.rs`). `k` is the rowid, and SQLite ends
-/// every index entry with the rowid: an index on `(station)` is ordered by `(station, k)`
-/// and answers `station = ? AND k >= ? AND k < ? ORDER BY k DESC` by a range of its own
-/// entries, exactly as an index on `(station, k)` does, with entries 9 bytes shorter.
+/// The indexes of a new day file. `k` is the rowid, and SQLite ends every index entry
+/// with the rowid: an index on `(station)` is ordered by `(station, k)` and answers
+/// `station = ? AND k >= ? AND k < ? ORDER BY k DESC` by a range of its own entries, exactly
+/// as an index on `(station, k)` does, with entries 9 bytes shorter. Files created before
+/// 2026-12-03 have the same indexes on `(column, k)`; both layouts answer the same queries
+/// with the same plans, so every build reads and writes files of either layout and the
+/// layout is not part of the schema version (a rollback to an older build keeps working:
+/// `tests/index_layouts.rs`).
 const INDEXES: &str = "
     CREATE INDEX log_station ON log (station);
     CREATE INDEX log_site ON log (site) WHERE site IS NOT NULL;
@@ -66,8 +68,8 @@ const INDEXES: &str = "
     CREATE INDEX log_err ON log (err) WHERE err IS NOT NULL;
     CREATE INDEX log_mt ON log (mt) WHERE mt >= 2;";
 
-/// The schema version a new day file gets; files of every version from 1 up to it open.
-const SCHEMA_VERSION: i64 = 2;
+/// The schema version of the files this build creates and reads.
+const SCHEMA_VERSION: i64 = 1;
 
 pub(crate) fn be(e: impl std::fmt::Display) -> StoreError {
     StoreError::Backend(e.to_string())
@@ -511,8 +513,8 @@ pub(crate) fn direction_of(code: i64) -> Direction {
 }
 
 /// Creates the schema of a new (empty) file; checks that an existing file has a version
-/// this build reads. Versions 1 and 2 differ only in their index entries (see [`INDEXES`]),
-/// so an existing file is not rewritten.
+/// this build reads. An existing file keeps the indexes it was created with (see
+/// [`INDEXES`]).
 fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
     let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(be)?;
     if version > SCHEMA_VERSION {

@@ -1,14 +1,15 @@
-//! Day files created at schema version 1 (indexes on `(column, k)`) open with this build as
-//! they are, answer every filter of the conformance suite exactly and take more records;
-//! a new day file gets version 2 (indexes on `(column)`, the rowid `k` implied).
+//! Day files created before 2026-12-03 (indexes on `(column, k)`) open with this build as
+//! they are, answer every filter of the conformance suite exactly and take more records; a
+//! new day file gets indexes on `(column)` (the rowid `k` implied) and the same schema
+//! version, so that a build from before opens it too (it runs the same queries).
 
 use chargewatch_logstore::conformance::{dataset, filters_match};
 use chargewatch_logstore::{LogStore, SqliteLogStore};
 use rusqlite::Connection;
 use std::path::{Path, PathBuf};
 
-/// The indexes version 1 gave every day file (the format written before 2026-12-03).
-const INDEXES_V1: &str = "
+/// The indexes of day files created before 2026-12-03.
+const INDEXES_WITH_K: &str = "
     CREATE INDEX log_station ON log (station, k);
     CREATE INDEX log_site ON log (site, k) WHERE site IS NOT NULL;
     CREATE INDEX log_action ON log (action, k) WHERE action IS NOT NULL;
@@ -56,18 +57,17 @@ fn index_columns(file: &Path) -> Vec<String> {
         .collect()
 }
 
-/// Rewrites a day file's indexes as version 1 had them.
-fn downgrade_to_v1(file: &Path) {
+/// Rewrites a day file's indexes as files created before 2026-12-03 have them.
+fn index_with_k(file: &Path) {
     let conn = Connection::open(file).expect("open");
     for name in ["log_station", "log_site", "log_action", "log_status", "log_err", "log_mt"] {
         conn.execute_batch(&format!("DROP INDEX {name}")).expect("drop index");
     }
-    conn.execute_batch(INDEXES_V1).expect("v1 indexes");
-    conn.execute_batch("PRAGMA user_version = 1").expect("version");
+    conn.execute_batch(INDEXES_WITH_K).expect("indexes with k");
 }
 
 #[tokio::test]
-async fn version_1_files_answer_every_filter_and_take_more_records() {
+async fn files_of_both_index_layouts_answer_every_filter_and_take_more_records() {
     let dir = tempfile::tempdir().expect("temp dir");
     let mut data = dataset();
     data.sort_by_key(|r| r.timestamp);
@@ -75,25 +75,25 @@ async fn version_1_files_answer_every_filter_and_take_more_records() {
     let (old, new): (Vec<_>, Vec<_>) = data.iter().cloned().partition(|r| r.timestamp.date_naive() < last_day);
 
     SqliteLogStore::open(dir.path()).expect("open").append_blocking(&old).expect("append");
-    let v1_files = day_files(dir.path());
-    assert!(v1_files.len() >= 2, "the older records span several days: {v1_files:?}");
-    for file in &v1_files {
-        assert_eq!(version(file), 2, "a new file is created at version 2");
+    let old_files = day_files(dir.path());
+    assert!(old_files.len() >= 2, "the older records span several days: {old_files:?}");
+    for file in &old_files {
+        assert_eq!(version(file), 1, "the index layout does not change the schema version");
         assert!(index_columns(file).contains(&"log_station(station)".to_owned()), "{:?}", index_columns(file));
-        downgrade_to_v1(file);
+        index_with_k(file);
     }
 
-    let store = SqliteLogStore::open(dir.path()).expect("reopen over version 1 files");
+    let store = SqliteLogStore::open(dir.path()).expect("reopen over files indexed on (column, k)");
     store.append_blocking(&new).expect("append to a new day");
-    // Records of a day that is already a version 1 file, again: skipped as duplicates.
-    store.append_blocking(&old[..old.len().min(50)]).expect("append to a version 1 file");
-    for file in &v1_files {
-        assert_eq!(version(file), 1, "an existing file is not rewritten: {}", file.display());
+    // Records of a day whose file is indexed on (column, k), again: skipped as duplicates.
+    store.append_blocking(&old[..old.len().min(50)]).expect("append to a file indexed on (column, k)");
+    for file in &old_files {
         assert!(index_columns(file).contains(&"log_station(station,k)".to_owned()), "{:?}", index_columns(file));
     }
-    let added: Vec<PathBuf> = day_files(dir.path()).into_iter().filter(|f| !v1_files.contains(f)).collect();
+    let added: Vec<PathBuf> = day_files(dir.path()).into_iter().filter(|f| !old_files.contains(f)).collect();
     assert_eq!(added.len(), 1, "one new day file");
-    assert_eq!(version(&added[0]), 2);
+    assert_eq!(version(&added[0]), 1);
+    assert!(index_columns(&added[0]).contains(&"log_station(station)".to_owned()), "{:?}", index_columns(&added[0]));
 
     assert_eq!(store.stats().await.expect("stats").records, data.len() as u64, "no duplicates, nothing lost");
     filters_match(&store, &data).await;
