@@ -2,8 +2,8 @@
 //!
 //! Layout of `dir`: `logs-YYYY-MM-DD.db` (+ its `-wal` and `-shm` while open), one per UTC
 //! day of the records' timestamps. Each file is self-contained: its own schema version
-//! (`PRAGMA user_version`, checked on open), its own string dictionary and its own copy of
-//! the zstd dictionary its bodies were compressed with. Retention deletes whole files.
+//! (`PRAGMA user_version`, migrated on open), its own string dictionary and its own copy
+//! of the zstd dictionary its bodies were compressed with. Retention deletes whole files.
 //!
 //! Row format (see `partition.rs` and `codec.rs`): the integer primary key is
 //! `timestamp_ms << 20 | slot`, the slot taken from the id's low bits (probing on the

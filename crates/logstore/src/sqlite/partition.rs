@@ -34,42 +34,44 @@ const MT_CODES: [&str; 4] = ["CALL", "CALLRESULT", "CALLERROR", "EVENT"];
 /// `mt >= MT_RARE` is the partial index of the rare message types.
 pub(crate) const MT_RARE: i64 = 2;
 
-/// The tables of a day file, as a new file gets them.
-const TABLES: &str = "
-    CREATE TABLE meta (key TEXT PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID;
-    CREATE TABLE dict (kind INTEGER NOT NULL, id INTEGER NOT NULL, s TEXT NOT NULL,
-                       PRIMARY KEY (kind, id), UNIQUE (kind, s)) WITHOUT ROWID;
-    CREATE TABLE log (
-       k INTEGER PRIMARY KEY,       -- timestamp_ms << 20 | slot: newest first = k DESC
-       uid BLOB NOT NULL,           -- record id (10 bytes for a UUIDv7 of this timestamp)
-       station INTEGER NOT NULL,    -- dict ids
-       site INTEGER, sname INTEGER, action INTEGER, status INTEGER, err INTEGER,
-       conn INTEGER,
-       dir INTEGER NOT NULL,        -- 0 in, 1 out
-       mt INTEGER NOT NULL,         -- 0 CALL, 1 CALLRESULT, 2 CALLERROR, 3 EVENT, <0 other
-       lvl INTEGER NOT NULL,        -- 0 none, 1 info, 2 debug
-       lat INTEGER,
-       body BLOB NOT NULL           -- unique id, validation error, raw (see codec.rs)
-    );";
-
-/// The indexes of a new day file. `k` is the rowid, and SQLite ends every index entry
-/// with the rowid: an index on `(station)` is ordered by `(station, k)` and answers
+/// Schema migrations: entry `i` brings a file from `user_version` i to i + 1.
+///
+/// The indexes are on `(column)`: `k` is the rowid, and SQLite ends every index entry with
+/// the rowid, so an index on `(station)` is ordered by `(station, k)` and answers
 /// `station = ? AND k >= ? AND k < ? ORDER BY k DESC` by a range of its own entries, exactly
 /// as an index on `(station, k)` does, with entries 9 bytes shorter. Files created before
-/// 2026-12-03 have the same indexes on `(column, k)`; both layouts answer the same queries
+/// 2026-12-03 have the same indexes on `(column, k)`. Both layouts answer the same queries
 /// with the same plans, so every build reads and writes files of either layout and the
-/// layout is not part of the schema version (a rollback to an older build keeps working:
-/// `tests/index_layouts.rs`).
-const INDEXES: &str = "
-    CREATE INDEX log_station ON log (station);
-    CREATE INDEX log_site ON log (site) WHERE site IS NOT NULL;
-    CREATE INDEX log_action ON log (action) WHERE action IS NOT NULL;
-    CREATE INDEX log_status ON log (status) WHERE status IS NOT NULL;
-    CREATE INDEX log_err ON log (err) WHERE err IS NOT NULL;
-    CREATE INDEX log_mt ON log (mt) WHERE mt >= 2;";
+/// layout is not part of the schema version: a rollback to an older build keeps working
+/// (`tests/index_layouts.rs`).
+const MIGRATIONS: &[&str] = &[
+    // v1
+    "CREATE TABLE meta (key TEXT PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID;
+     CREATE TABLE dict (kind INTEGER NOT NULL, id INTEGER NOT NULL, s TEXT NOT NULL,
+                        PRIMARY KEY (kind, id), UNIQUE (kind, s)) WITHOUT ROWID;
+     CREATE TABLE log (
+        k INTEGER PRIMARY KEY,       -- timestamp_ms << 20 | slot: newest first = k DESC
+        uid BLOB NOT NULL,           -- record id (10 bytes for a UUIDv7 of this timestamp)
+        station INTEGER NOT NULL,    -- dict ids
+        site INTEGER, sname INTEGER, action INTEGER, status INTEGER, err INTEGER,
+        conn INTEGER,
+        dir INTEGER NOT NULL,        -- 0 in, 1 out
+        mt INTEGER NOT NULL,         -- 0 CALL, 1 CALLRESULT, 2 CALLERROR, 3 EVENT, <0 other
+        lvl INTEGER NOT NULL,        -- 0 none, 1 info, 2 debug
+        lat INTEGER,
+        body BLOB NOT NULL           -- unique id, validation error, raw (see codec.rs)
+     );
+     CREATE INDEX log_station ON log (station);
+     CREATE INDEX log_site ON log (site) WHERE site IS NOT NULL;
+     CREATE INDEX log_action ON log (action) WHERE action IS NOT NULL;
+     CREATE INDEX log_status ON log (status) WHERE status IS NOT NULL;
+     CREATE INDEX log_err ON log (err) WHERE err IS NOT NULL;
+     CREATE INDEX log_mt ON log (mt) WHERE mt >= 2;",
+];
 
-/// The schema version of the files this build creates and reads.
-const SCHEMA_VERSION: i64 = 1;
+pub(crate) fn schema_version() -> i64 {
+    MIGRATIONS.len() as i64
+}
 
 pub(crate) fn be(e: impl std::fmt::Display) -> StoreError {
     StoreError::Backend(e.to_string())
@@ -512,26 +514,25 @@ pub(crate) fn direction_of(code: i64) -> Direction {
     }
 }
 
-/// Creates the schema of a new (empty) file; checks that an existing file has a version
-/// this build reads. An existing file keeps the indexes it was created with (see
-/// [`INDEXES`]).
+/// Brings the file to the current schema version.
 fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
     let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(be)?;
-    if version > SCHEMA_VERSION {
+    if version > schema_version() {
         return Err(StoreError::Incompatible(format!(
-            "{} has schema version {version}, this build knows up to {SCHEMA_VERSION}",
+            "{} has schema version {version}, this build knows up to {}",
             path.display(),
+            schema_version()
         )));
     }
-    if version > 0 {
-        return Ok(());
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(be)?;
+        tx.execute_batch(sql).map_err(be)?;
+        if i == 0 {
+            tx.execute("INSERT INTO meta (key, value) VALUES ('zdict', ?1)", [zdict::builtin()]).map_err(be)?;
+        }
+        tx.execute_batch(&format!("PRAGMA user_version = {}", i + 1)).map_err(be)?;
+        tx.commit().map_err(be)?;
     }
-    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(be)?;
-    tx.execute_batch(TABLES).map_err(be)?;
-    tx.execute_batch(INDEXES).map_err(be)?;
-    tx.execute("INSERT INTO meta (key, value) VALUES ('zdict', ?1)", [zdict::builtin()]).map_err(be)?;
-    tx.execute_batch(&format!("PRAGMA user_version = {SCHEMA_VERSION}")).map_err(be)?;
-    tx.commit().map_err(be)?;
     Ok(())
 }
 
