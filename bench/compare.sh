@@ -95,7 +95,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-
 wait_port() {
     local port=$1 i
     for i in $(seq 1 200); do

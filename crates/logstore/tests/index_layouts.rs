@@ -3,7 +3,9 @@
 //! new day file gets indexes on `(column)` (the rowid `k` implied) and the same schema
 //! version, so that a build from before opens it too (it runs the same queries).
 
-use chargewatch_logstore::conformance::{dataset, filters_match};
+mod common;
+
+use chargewatch_logstore::conformance::filters_match;
 use chargewatch_logstore::{LogStore, SqliteLogStore};
 use rusqlite::Connection;
 use std::path::{Path, PathBuf};
@@ -16,16 +18,6 @@ const INDEXES_WITH_K: &str = "
     CREATE INDEX log_status ON log (status, k) WHERE status IS NOT NULL;
     CREATE INDEX log_err ON log (err, k) WHERE err IS NOT NULL;
     CREATE INDEX log_mt ON log (mt, k) WHERE mt >= 2;";
-
-fn day_files(dir: &Path) -> Vec<PathBuf> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-        .expect("read dir")
-        .map(|e| e.expect("entry").path())
-        .filter(|p| p.extension().is_some_and(|e| e == "db"))
-        .collect();
-    files.sort();
-    files
-}
 
 fn version(file: &Path) -> i64 {
     Connection::open(file).expect("open").query_row("PRAGMA user_version", [], |r| r.get(0)).expect("version")
@@ -69,13 +61,11 @@ fn index_with_k(file: &Path) {
 #[tokio::test]
 async fn files_of_both_index_layouts_answer_every_filter_and_take_more_records() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let mut data = dataset();
-    data.sort_by_key(|r| r.timestamp);
-    let last_day = data.last().expect("records").timestamp.date_naive();
-    let (old, new): (Vec<_>, Vec<_>) = data.iter().cloned().partition(|r| r.timestamp.date_naive() < last_day);
+    let (old, new) = common::dataset_split_at_last_day();
+    let data: Vec<_> = old.iter().chain(&new).cloned().collect();
 
     SqliteLogStore::open(dir.path()).expect("open").append_blocking(&old).expect("append");
-    let old_files = day_files(dir.path());
+    let old_files = common::day_files(dir.path());
     assert!(old_files.len() >= 2, "the older records span several days: {old_files:?}");
     for file in &old_files {
         assert_eq!(version(file), 1, "the index layout does not change the schema version");
@@ -90,7 +80,7 @@ async fn files_of_both_index_layouts_answer_every_filter_and_take_more_records()
     for file in &old_files {
         assert!(index_columns(file).contains(&"log_station(station,k)".to_owned()), "{:?}", index_columns(file));
     }
-    let added: Vec<PathBuf> = day_files(dir.path()).into_iter().filter(|f| !old_files.contains(f)).collect();
+    let added: Vec<PathBuf> = common::day_files(dir.path()).into_iter().filter(|f| !old_files.contains(f)).collect();
     assert_eq!(added.len(), 1, "one new day file");
     assert_eq!(version(&added[0]), 1);
     assert!(index_columns(&added[0]).contains(&"log_station(station)".to_owned()), "{:?}", index_columns(&added[0]));

@@ -2,20 +2,20 @@
 //! before 4 KiB) open, answer every query page and take more records; a new day file gets
 //! the page size of the options in force.
 
-use chargewatch_logstore::conformance::dataset;
+mod common;
+
 use chargewatch_logstore::{LogQuery, LogRecord, SqliteLogStore, SqliteOptions};
 use std::collections::BTreeMap;
 use std::path::Path;
 
 /// Page size of each day file in `dir`, by file name.
 fn page_sizes(dir: &Path) -> BTreeMap<String, i64> {
-    std::fs::read_dir(dir)
-        .expect("read dir")
-        .map(|e| e.expect("entry").file_name().into_string().expect("utf-8 name"))
-        .filter(|name| name.starts_with("logs-") && name.ends_with(".db"))
-        .map(|name| {
-            let conn = rusqlite::Connection::open(dir.join(&name)).expect("open day file");
+    common::day_files(dir)
+        .into_iter()
+        .map(|path| {
+            let conn = rusqlite::Connection::open(&path).expect("open day file");
             let size = conn.query_row("PRAGMA page_size", [], |r| r.get(0)).expect("page size");
+            let name = path.file_name().expect("file name").to_string_lossy().into_owned();
             (name, size)
         })
         .collect()
@@ -38,10 +38,7 @@ fn all_records(store: &SqliteLogStore) -> Vec<LogRecord> {
 #[test]
 fn files_of_1_kib_pages_stay_readable_and_new_days_get_4_kib() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let mut data = dataset();
-    data.sort_by_key(|r| r.timestamp);
-    let last_day = data.last().expect("records").timestamp.date_naive();
-    let (old, new): (Vec<_>, Vec<_>) = data.iter().cloned().partition(|r| r.timestamp.date_naive() < last_day);
+    let (old, new) = common::dataset_split_at_last_day();
     assert!(!old.is_empty() && !new.is_empty(), "the dataset spans several days");
 
     let small = SqliteOptions { page_size: 1024, ..SqliteOptions::default() };
@@ -59,6 +56,6 @@ fn files_of_1_kib_pages_stay_readable_and_new_days_get_4_kib() {
     assert_eq!(after.len(), before.len() + 1, "one new day file: {after:?}");
 
     let stored = all_records(&store);
-    assert_eq!(stored.len(), data.len(), "every record, from files of both page sizes");
+    assert_eq!(stored.len(), old.len() + new.len(), "every record, from files of both page sizes");
     assert!(stored.windows(2).all(|w| w[0].timestamp >= w[1].timestamp), "newest first across the files");
 }
