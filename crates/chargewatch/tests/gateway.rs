@@ -65,6 +65,33 @@ async fn bad_frames_get_the_callerror_ocpp_requires_and_the_connection_stays_up(
     s.stop().await;
 }
 
+/// The WebSocket read buffer is 1 KiB (`endpoint.rs`): a longer frame is read whole,
+/// answered and logged whole, and the frames after it are read as before.
+#[tokio::test(flavor = "multi_thread")]
+async fn frames_longer_than_the_read_buffer_are_read_whole() {
+    let s = start("long-frames").await;
+    let api = Api::new(&s);
+    api.site_with("s", "debug", &["CP-LONG"]).await;
+    let mut cp = connect(&s, "CP-LONG").await;
+    cp.boot().await;
+    let lengths = [1000, 1024, 1100, 5000, 40_000];
+    for len in lengths {
+        let frame = json!([2, format!("long-{len}"), "DataTransfer", {"vendorId": "x", "data": "d".repeat(len)}]);
+        cp.send_text(&frame.to_string()).await;
+        let answer = cp.recv().await;
+        assert_eq!((answer[0].as_u64(), answer[1].as_str()), (Some(3), Some(format!("long-{len}").as_str())));
+        assert_eq!(answer[2]["status"], "UnknownVendorId", "{len}: {answer}");
+        assert!(cp.ok("Heartbeat", json!({})).await["currentTime"].is_string(), "the next frame after {len}");
+    }
+    let rows =
+        api.logs_until("station_id=CP-LONG&action=DataTransfer&message_type=CALL", |i| i.len() >= lengths.len()).await;
+    for len in lengths {
+        let row = rows.iter().find(|r| r["unique_id"] == format!("long-{len}")).expect("logged");
+        assert_eq!(row["payload"], json!({"vendorId": "x", "data": "d".repeat(len)}), "logged whole");
+    }
+    s.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn subprotocol_and_station_id_are_checked_before_the_upgrade() {
     let s = start("handshake").await;

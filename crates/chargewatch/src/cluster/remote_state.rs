@@ -195,14 +195,10 @@ pub fn directory(state: &StateStore) -> anyhow::Result<DirectoryReply> {
 
 /// Puts level entries into the level filter.
 pub fn apply_levels(levels: &Levels, sites: Vec<SiteEntry>, stations: Vec<StationEntry>) {
-    let sites: HashMap<_, _> = sites
-        .into_iter()
-        .map(|s| (s.id, SiteLevel { name: s.name, level: s.level, mask_id_tags: s.mask_id_tags }))
-        .collect();
-    let stations: HashMap<_, _> = stations
-        .into_iter()
-        .map(|s| (s.id, StationLevel { site_id: s.site_id, override_level: s.override_level }))
-        .collect();
+    let sites =
+        sites.into_iter().map(|s| (s.id, SiteLevel { name: s.name, level: s.level, mask_id_tags: s.mask_id_tags }));
+    let stations =
+        stations.into_iter().map(|s| (s.id, StationLevel { site_id: s.site_id, override_level: s.override_level }));
     levels.replace(sites, stations);
 }
 

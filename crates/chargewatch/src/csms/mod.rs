@@ -7,8 +7,8 @@ mod charger;
 use crate::gateway::{CallFailure, CallHandler};
 use crate::state::{self, StateError, StateStore};
 use chargewatch_ocpp::{Action, ErrorCode};
+use foldhash::HashSet;
 use serde_json::Value;
-use std::collections::HashSet;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 

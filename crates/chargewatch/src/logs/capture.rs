@@ -12,7 +12,8 @@ use chargewatch_logstore::{Direction, LogLevel, LogRecord};
 use chargewatch_ocpp::extract::{extract_request, extract_response, Extracted};
 use chargewatch_ocpp::{Action, Frame, MessageType};
 use chrono::{DateTime, SubsecRound, Utc};
-use std::collections::{HashMap, VecDeque};
+use foldhash::HashMap;
+use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 
 /// Looks up the connector of a transaction the capture has not seen start (after a restart).
@@ -158,7 +159,7 @@ impl Observe for Capture {
             capture: self.clone(),
             station_id: station_id.to_string(),
             ring: self.ring(station_id),
-            transactions: HashMap::new(),
+            transactions: HashMap::default(),
             unknown_calls: None,
         })
     }

@@ -6,7 +6,7 @@
 
 use chargewatch_logstore::LogLevel;
 use chrono::{DateTime, Utc};
-use std::collections::HashMap;
+use foldhash::HashMap;
 use std::sync::{Arc, RwLock};
 use tokio::sync::watch;
 
@@ -100,7 +100,13 @@ impl Levels {
 
     /// Replaces the whole directory (used at startup and by the cross-process poller);
     /// bumps the version only when something changed.
-    pub fn replace(&self, sites: HashMap<String, SiteLevel>, stations: HashMap<String, StationLevel>) {
+    pub fn replace(
+        &self,
+        sites: impl IntoIterator<Item = (String, SiteLevel)>,
+        stations: impl IntoIterator<Item = (String, StationLevel)>,
+    ) {
+        let (sites, stations): (HashMap<_, _>, HashMap<_, _>) =
+            (sites.into_iter().collect(), stations.into_iter().collect());
         let mut dir = self.dir.write().unwrap_or_else(|p| p.into_inner());
         if dir.sites == sites && dir.stations == stations {
             return;

@@ -17,8 +17,8 @@ pub use sites::Site;
 pub use stations::{ConnectorState, Station, StationUpdate};
 pub use transactions::{IdTag, Transaction};
 
+use foldhash::HashMap;
 use rusqlite::Connection;
-use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
