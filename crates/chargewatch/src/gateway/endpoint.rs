@@ -163,9 +163,9 @@ async fn upgrade(
     let info = connection::Admission { remote, profile, tls: tls.is_some() };
     // Small buffers: tungstenite's defaults (128 KiB read buffer, zero-filled per
     // connection) would cost ~137 KiB per idle charger. tungstenite 0.26 also zero-fills
-    // the read buffer's whole capacity before every read, twice per frame: 1 KiB holds
-    // the usual OCPP frame (a MeterValues is ~400 bytes), and a longer frame grows the
-    // buffer to its length for as long as it takes to read it.
+    // the read buffer's whole capacity before every read, about twice per frame: 1 KiB
+    // holds the usual OCPP frame (a MeterValues is ~400 bytes), and tungstenite grows the
+    // buffer for a longer one (`tests/gateway.rs`, frames longer than the read buffer).
     ws.protocols([SUBPROTOCOL])
         .read_buffer_size(1024)
         .write_buffer_size(4 * 1024)
