@@ -142,11 +142,30 @@ async fn a_connection_that_does_not_finish_its_handshake_is_dropped() {
     s.stop().await;
 }
 
+/// The value of one `chargewatch_…` counter on `/metrics`.
+async fn metric(api: &Api, name: &str) -> u64 {
+    let text = api.http.get(format!("{}/metrics", api.base)).send().await.unwrap().text().await.unwrap();
+    let prefix = format!("chargewatch_{name} ");
+    let line = text.lines().find(|l| l.starts_with(&prefix)).unwrap_or_else(|| panic!("no {name} on /metrics"));
+    line[prefix.len()..].trim().parse().unwrap()
+}
+
+/// Polls a counter until it reaches `want` (the server takes connections on its own time).
+async fn wait_for_metric(api: &Api, name: &str, want: u64) {
+    for _ in 0..100 {
+        if metric(api, name).await >= want {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("{name} never reached {want}");
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn handshakes_in_progress_are_capped() {
     let s = start_with("lim-handshakes", |a| {
         a.security.ocpp_max_handshakes = 2;
-        a.security.ocpp_handshake_timeout = 2;
+        a.security.ocpp_handshake_timeout = 3;
     })
     .await;
     let api = Api::new(&s);
@@ -154,14 +173,15 @@ async fn handshakes_in_progress_are_capped() {
     let mut ok = connect(&s, "CP-OK").await;
     let _idle1 = TcpStream::connect(s.ocpp_addr).await.unwrap();
     let _idle2 = TcpStream::connect(s.ocpp_addr).await.unwrap();
-    // Time for the server to take both (generous: the test suite shares two cores).
-    tokio::time::sleep(Duration::from_millis(400)).await;
+    // Wait until the server has taken both (not a fixed sleep: the suite shares two cores).
+    wait_for_metric(&api, "ocpp_accepted", 3).await;
     let mut third = TcpStream::connect(s.ocpp_addr).await.unwrap();
-    // "At once": well before the 2 s handshake deadline that would close it otherwise.
-    assert!(closed_within(&mut third, Duration::from_millis(1000)).await, "over the cap: closed at once");
+    // "At once": well before the 3 s handshake deadline that would close it otherwise.
+    assert!(closed_within(&mut third, Duration::from_millis(1500)).await, "over the cap: closed at once");
+    assert_eq!(metric(&api, "ocpp_over_handshake_limit").await, 1, "refused by the cap, not by a timeout");
     assert!(ok.ok("Heartbeat", json!({})).await["currentTime"].is_string(), "upgraded stations are not affected");
     // Once the idle ones time out, new stations connect again.
-    tokio::time::sleep(Duration::from_millis(2200)).await;
+    wait_for_metric(&api, "ocpp_handshake_timeouts", 2).await;
     let mut later = connect(&s, "CP-LATER").await;
     assert!(later.ok("Heartbeat", json!({})).await["currentTime"].is_string());
     s.stop().await;
