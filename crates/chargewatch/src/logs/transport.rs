@@ -73,29 +73,12 @@ impl RecordSource for InProcessSource {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use chargewatch_logstore::record::new_record_id;
-    use chargewatch_logstore::{Direction, LogLevel};
+    use chargewatch_logstore::conformance::edge_records;
 
     fn record(raw: &str) -> LogRecord {
-        let now = chrono::Utc::now();
-        LogRecord {
-            id: new_record_id(now),
-            timestamp: now,
-            action: Some("Heartbeat".into()),
-            station_id: "CP-1".into(),
-            connector_id: None,
-            status: None,
-            error_code: None,
-            site_id: None,
-            site_name: None,
-            direction: Direction::In,
-            message_type: "CALL".into(),
-            unique_id: None,
-            level: LogLevel::Debug,
-            latency_ms: None,
-            validation_error: None,
-            raw: raw.into(),
-        }
+        let mut r = edge_records().swap_remove(0);
+        r.raw = raw.into();
+        r
     }
 
     fn raws(batch: &Batch) -> Vec<&str> {
