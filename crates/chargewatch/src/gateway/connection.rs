@@ -122,12 +122,17 @@ impl Conn {
     async fn serve(&mut self, mut stream: SplitStream<WebSocket>, mut reg: Registration) -> Ended {
         let cfg = self.gw.config.clone();
         let mut ping = tokio::time::interval_at(Instant::now() + cfg.ping_interval, cfg.ping_interval);
+        // Made once: a fresh `cancelled()` in every turn of the loop joined and left each
+        // token's waiter list (a lock each way) for every frame.
+        let shutdown = cfg.shutdown.clone().cancelled_owned();
+        let replaced = reg.replaced.clone().cancelled_owned();
+        tokio::pin!(shutdown, replaced);
         loop {
             let deadline = self.outstanding.as_ref().map(|o| o.deadline);
             tokio::select! {
                 biased;
-                _ = cfg.shutdown.cancelled() => return self.close(1001, "server shutting down").await,
-                _ = reg.replaced.cancelled() => return self.close(1000, "replaced by a new connection").await,
+                _ = &mut shutdown => return self.close(1001, "server shutting down").await,
+                _ = &mut replaced => return self.close(1000, "replaced by a new connection").await,
                 msg = stream.next() => {
                     self.awaiting_pong = false;
                     if let Some(ended) = self.on_message(msg).await {
