@@ -69,6 +69,9 @@ pub struct StateStore {
 /// The state writer's page cache, KiB (see `StateStore::open`).
 const STATE_CACHE_KIB: i64 = 8 * 1024;
 
+/// Prepared statements kept by the state store's connection.
+const STATEMENT_CACHE: usize = 128;
+
 /// Most calls committed in one transaction.
 const GROUP_MAX: usize = 512;
 
@@ -174,6 +177,9 @@ impl StateStore {
         conn.pragma_update(None, "cache_size", -STATE_CACHE_KIB)?;
         conn.pragma_update(None, "wal_autocheckpoint", 8192)?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        // Room for every statement the writer repeats (rusqlite keeps 16 by default; past
+        // that the least recent is prepared again on its next use).
+        conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
         migrations::migrate(&mut conn)?;
         let conn = Arc::new(Mutex::new(conn));
         let (jobs, rx) = std::sync::mpsc::sync_channel::<Job>(4096);

@@ -44,7 +44,8 @@ pub fn create(c: &Connection, id: &str, name: &str, level: LogLevel, client_id: 
 }
 
 pub fn get(c: &Connection, id: &str) -> Result<Site> {
-    c.query_row(&format!("SELECT {COLS} FROM sites WHERE id = ?1"), [id], from_row)
+    c.prepare_cached(&format!("SELECT {COLS} FROM sites WHERE id = ?1"))?
+        .query_row([id], from_row)
         .optional()?
         .ok_or_else(|| StateError::NotFound(format!("site `{id}`")))
 }

@@ -171,7 +171,9 @@ pub fn stop_transaction(c: &Connection, s: &StopTransaction) -> Result<bool> {
 }
 
 pub fn transaction(c: &Connection, id: i64) -> Result<Option<Transaction>> {
-    Ok(c.query_row(&format!("SELECT {TX_COLS} FROM transactions WHERE id=?1"), [id], tx_from_row).optional()?)
+    Ok(c.prepare_cached(&format!("SELECT {TX_COLS} FROM transactions WHERE id=?1"))?
+        .query_row([id], tx_from_row)
+        .optional()?)
 }
 
 pub fn connector_of_transaction(c: &Connection, station_id: &str, id: i64) -> Result<Option<i64>> {
