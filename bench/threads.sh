@@ -12,11 +12,13 @@
 # per round trip is the same in every variant that does not change it, so these ratios show a
 # change in a writer's cost per round trip even when this shared machine's speed swings by
 # ±30 % between runs (which round trips/s cannot). The gateway is the busiest tokio worker; the
-# log store's appends run on tokio's blocking threads (the other `tokio-rt-worker`s).
+# log store's appends run on tokio's blocking threads (the other `tokio-rt-worker`s), and
+# log_writes/record is their write system calls (`syscw` of /proc/TID/io: WAL frame headers
+# and pages, checkpoints) over the records stored (`records_stored` on /metrics).
 # Environment variables in a variant apply to its server only. Everything stays on 127.0.0.1.
 set -euo pipefail
 
-[ $# -ge 3 ] || { sed -n '2,16p' "$0" >&2; exit 2; }
+[ $# -ge 3 ] || { sed -n '2,18p' "$0" >&2; exit 2; }
 REPS=$1 DURATION=$2
 shift 2
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
@@ -24,7 +26,14 @@ PORT=19500 HTTP=19580 TOKEN=threads-bench-token
 
 # shellcheck source=bench/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-snapshot() { for t in /proc/"$1"/task/*; do echo "${t##*/} $(cat "$t/comm" | tr ' ' _) $(awk '{print $14 + $15}' "$t/stat")"; done; }
+# snapshot PID: per thread "tid comm cpu_ticks write_syscalls"; then "stored N" (records stored).
+snapshot() {
+    for t in /proc/"$1"/task/*; do
+        echo "${t##*/} $(tr ' ' _ <"$t/comm") $(awk '{print $14 + $15}' "$t/stat") $(awk '/^syscw/ {print $2}' "$t/io")"
+    done
+    echo "stored $(curl -s -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$HTTP/metrics" |
+        awk '/^chargewatch_records_stored / {print $2}')"
+}
 
 # run_once NAME BINARY ENV...: one closed loop against a fresh server; prints one line.
 run_once() {
@@ -50,20 +59,27 @@ run_once() {
 import json, sys
 name, d, hz = sys.argv[1], sys.argv[2], int(sys.argv[3])
 r = json.load(open(f"{d}/report.json"))
-def ticks(path):
-    return {int(tid): (comm, int(t)) for tid, comm, t in (line.split() for line in open(path))}
-a, b = ticks(f"{d}/before"), ticks(f"{d}/after")
-threads = sorted((tid, comm, t - a.get(tid, (comm, 0))[1]) for tid, (comm, t) in b.items())
+def read(path):
+    rows = [line.split() for line in open(path)]
+    stored = int(next((r[1] for r in rows if r[0] == "stored" and len(r) > 1), 0))
+    return {int(r[0]): (r[1], int(r[2]), int(r[3])) for r in rows if r[0] != "stored"}, stored
+(a, stored_a), (b, stored_b) = read(f"{d}/before"), read(f"{d}/after")
+zero = (None, 0, 0)
+threads = sorted((tid, comm, t - a.get(tid, zero)[1], w - a.get(tid, zero)[2]) for tid, (comm, t, w) in b.items())
 threads = [t for t in threads if t[2] > 0]
 workers = [t for t in threads if t[1].startswith("tokio-rt-worker")]
-gateway = max(workers, key=lambda t: t[2])[2] if workers else 0
+top = max(workers, key=lambda t: t[2]) if workers else (0, "", 0, 0)
+gateway = top[2]
 state = sum(t[2] for t in threads if t[1] == "state-writer")
 log_store = sum(t[2] for t in workers) - gateway
+log_writes = sum(t[3] for t in workers) - top[3]
+stored = stored_b - stored_a
 total = sum(t[2] for t in threads)
 ratio = lambda x: f"{x / gateway:.2f}" if gateway else "?"
 print(f"{name:<12} rt/s={r['round_trips_per_sec']:7.0f} p99={r['p99_ms']:6.2f}ms "
       f"cpu_us/rt={total * 1e6 / hz / max(r['round_trips'], 1):5.1f} "
-      f"gateway={gateway} state={state} log={log_store} state/gateway={ratio(state)} log/gateway={ratio(log_store)}")
+      f"gateway={gateway} state={state} log={log_store} state/gateway={ratio(state)} log/gateway={ratio(log_store)} "
+      f"log_writes/record={log_writes / stored if stored else 0:.3f}")
 PY
     rm -rf "$dir"
 }

@@ -13,8 +13,9 @@ pub use chargewatch_logstore::transport::{Batch, LogTransport, RecordSource};
 /// How long a small batch waits for more records before it is written, under load.
 /// Longer lingering means fewer, larger commits: each commit rewrites the index pages it
 /// touches (every station's last leaf of the station index, for one), so a commit of
-/// 100 ms of records writes far fewer pages per record than four of 25 ms. Measured
-/// (bench/README.md, 2026-12-04): the log writer's CPU per round trip −8 to −12 % against 25 ms.
+/// 100 ms of records writes far fewer pages per record than four of 25 ms. Measured against
+/// 25 ms (`bench/threads.sh`, bench/README.md, 2026-12-04): the log store's write system calls
+/// per record −30 %, its CPU time relative to the gateway's −6 to −8 %.
 const LINGER: Duration = Duration::from_millis(100);
 
 /// A batch whose first record comes longer than this after the previous batch was written
