@@ -269,6 +269,14 @@ const MIGRATIONS: &[&str] = &[
     r#"
     DROP INDEX IF EXISTS meter_values_by_connector;
     "#,
+    // 8: only meter values of a transaction are read by transaction; the others' entries
+    //    (all NULL) made the index's last leaf split and rebalance, ~400 times a second under
+    //    the closed loop, each rekeying pages through the lock-byte page so that the commit
+    //    scanned the whole page cache (`pcache1TruncateUnsafe`)
+    r#"
+    DROP INDEX IF EXISTS meter_values_by_tx;
+    CREATE INDEX meter_values_by_tx ON meter_values(transaction_id) WHERE transaction_id IS NOT NULL;
+    "#,
 ];
 
 pub fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
@@ -280,4 +288,43 @@ pub fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
         tx.commit()?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::state::transactions::meter_values_of_transaction;
+
+    /// A file made before migration 8 (every meter value in `meter_values_by_tx`) gets the
+    /// partial index: the meter values of a transaction are still found through it, those of
+    /// no transaction are kept but have no entry.
+    #[test]
+    fn meter_values_are_indexed_by_transaction_only_when_they_have_one() {
+        let mut c = Connection::open_in_memory().unwrap();
+        for sql in &MIGRATIONS[..7] {
+            c.execute_batch(sql).unwrap();
+        }
+        c.pragma_update(None, "user_version", 7).unwrap();
+        c.execute_batch(
+            "INSERT INTO meter_values (station_id, connector_id, transaction_id, timestamp, sampled_value)
+             VALUES ('CP-1', 1, 5, 1, '[]'), ('CP-1', 1, NULL, 2, '[]'), ('CP-1', 1, 5, 3, '[]');",
+        )
+        .unwrap();
+        migrate(&mut c).unwrap();
+        let sql: String =
+            c.query_row("SELECT sql FROM sqlite_master WHERE name = 'meter_values_by_tx'", [], |r| r.get(0)).unwrap();
+        assert!(sql.ends_with("WHERE transaction_id IS NOT NULL"), "{sql}");
+        let plan: String = c
+            .query_row(
+                "EXPLAIN QUERY PLAN SELECT timestamp FROM meter_values WHERE transaction_id = ?1 ORDER BY timestamp",
+                [5],
+                |r| r.get(3),
+            )
+            .unwrap();
+        assert!(plan.contains("USING INDEX meter_values_by_tx"), "{plan}");
+        let of_tx = meter_values_of_transaction(&c, 5).unwrap();
+        assert_eq!(of_tx.iter().map(|m| m.timestamp.timestamp_millis()).collect::<Vec<_>>(), [1, 3]);
+        let kept: i64 = c.query_row("SELECT count(*) FROM meter_values", [], |r| r.get(0)).unwrap();
+        assert_eq!(kept, 3, "the meter value of no transaction is kept");
+    }
 }
