@@ -67,7 +67,7 @@ pub struct StateStore {
 }
 
 /// The state writer's page cache, KiB (see `StateStore::open`).
-const STATE_CACHE_KIB: i64 = 8 * 1024;
+const STATE_CACHE_KIB: i64 = 2 * 1024;
 
 /// Prepared statements kept by the state store's connection.
 const STATEMENT_CACHE: usize = 128;
@@ -167,13 +167,16 @@ impl StateStore {
         conn.pragma_update(None, "foreign_keys", "ON")?;
         // A small page cache: its hot pages are the stations, their connectors and the
         // tails of the tables. At the end of a transaction that split a B-tree page SQLite
-        // visits every bucket of the cache's hash table (`balance_nonroot` renumbers pages
-        // through the lock-byte page's number, which leaves the cache's highest key beyond
-        // the file's end, and the commit then truncates the cache to the file), and this
-        // writer commits up to ~1,600 times a second: with 64 MiB that scan was 2.1 % of
-        // the server's CPU under the closed-loop benchmark, and the state writer's share
-        // fell from 24.5 % to 20.4 % with 8 MiB (`perf record`, 14 s each). Checkpoints every
-        // 32 MiB of WAL rather than 4: hot pages go back into the file once per checkpoint.
+        // walks every page of the cache (`balance_nonroot` renumbers pages through the
+        // lock-byte page's number, 262,145, which leaves the cache's highest key beyond the
+        // file's end, and the commit then truncates the cache to the file), ~80 of this
+        // writer's ~300 commits a second under the closed loop. The walk costs in proportion
+        // to the pages cached, so the cache is 2 MiB. That bound holds only because the
+        // bundled SQLite is built without SQLITE_ENABLE_MEMORY_MANAGEMENT
+        // (`.cargo/config.toml`): with it every connection of the process shares one pool,
+        // and this cache had grown to ~5,700 pages whatever its `cache_size`. Checkpoints
+        // every 32 MiB of WAL rather than 4: hot pages go back into the file once per
+        // checkpoint.
         conn.pragma_update(None, "cache_size", -STATE_CACHE_KIB)?;
         conn.pragma_update(None, "wal_autocheckpoint", 8192)?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
