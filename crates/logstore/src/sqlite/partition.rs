@@ -203,6 +203,8 @@ impl Partition {
             .map_err(|e| StoreError::Incompatible(format!("{}: no compression dictionary: {e}", path.display())))?;
         let dict = Dict::load(&conn).map_err(be)?;
         let rows: i64 = conn.query_row("SELECT count(*) FROM log", [], |r| r.get(0)).map_err(be)?;
+        // The count read a whole index through the cache: none of it is needed for writing.
+        conn.execute_batch("PRAGMA shrink_memory").map_err(be)?;
         let enc = BodyEncoder::new(&zdict, tuning.zstd_level).map_err(be)?;
         let k_start = day_start_ms(day) << SLOT_BITS;
         Ok(Partition {
@@ -217,6 +219,35 @@ impl Partition {
             dict: RwLock::new(dict),
             rows: AtomicU64::new(rows as u64),
         })
+    }
+
+    /// Gives back the memory of this day's connections: the writer's page cache (refilled
+    /// on demand if late records come) and the idle readers.
+    pub fn release_cache(&self) {
+        if let Some(w) = self.writer.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
+            let _ = w.conn.execute_batch("PRAGMA shrink_memory");
+        }
+        self.readers.lock().unwrap_or_else(|e| e.into_inner()).clear();
+    }
+
+    /// Bytes of page cache the writer connection holds now (`SQLITE_DBSTATUS_CACHE_USED`).
+    #[cfg(test)]
+    pub fn writer_cache_bytes(&self) -> i64 {
+        let guard = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+        let conn = &guard.as_ref().expect("open").conn;
+        let (mut now, mut high) = (0, 0);
+        // SAFETY: the handle is a live connection, used by this thread alone under the lock.
+        let rc = unsafe {
+            rusqlite::ffi::sqlite3_db_status(
+                conn.handle(),
+                rusqlite::ffi::SQLITE_DBSTATUS_CACHE_USED,
+                &mut now,
+                &mut high,
+                0,
+            )
+        };
+        assert_eq!(rc, rusqlite::ffi::SQLITE_OK);
+        i64::from(now)
     }
 
     /// Closes every connection (before the file is deleted).
