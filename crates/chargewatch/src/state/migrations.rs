@@ -270,9 +270,8 @@ const MIGRATIONS: &[&str] = &[
     DROP INDEX IF EXISTS meter_values_by_connector;
     "#,
     // 8: only meter values of a transaction are read by transaction; the others' entries
-    //    (all NULL) made the index's last leaf split and rebalance, ~400 times a second under
-    //    the closed loop, each rekeying pages through the lock-byte page so that the commit
-    //    scanned the whole page cache (`pcache1TruncateUnsafe`)
+    //    (all NULL) made the index's last leaf split and rebalance: the state writer's
+    //    `balance_nonroot` calls fell from 2,812 to 1,208 in 5 s of the closed loop
     r#"
     DROP INDEX IF EXISTS meter_values_by_tx;
     CREATE INDEX meter_values_by_tx ON meter_values(transaction_id) WHERE transaction_id IS NOT NULL;
