@@ -70,7 +70,7 @@ threads = [t for t in threads if t[2] > 0]
 workers = [t for t in threads if t[1].startswith("tokio-rt-worker")]
 top = max(workers, key=lambda t: t[2]) if workers else (0, "", 0, 0)
 gateway = top[2]
-state = sum(t[2] for t in threads if t[1] == "state-writer")
+state = sum(t[2] for t in threads if t[1] in ("state-writer", "state-sync"))
 log_store = sum(t[2] for t in workers) - gateway
 log_writes = sum(t[3] for t in workers) - top[3]
 stored = stored_b - stored_a

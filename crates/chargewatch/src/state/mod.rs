@@ -1,12 +1,14 @@
 //! Embedded persistent state of the central system (sites, stations, connectors, id tags,
 //! transactions, meter values, profile state) in one SQLite file under `--data-dir`.
 //!
-//! Every write commits before it returns (WAL, `synchronous=FULL`), so a charger's
-//! CALLRESULT never acknowledges data that a crash could lose.
+//! Every write is on disk before it returns (group commit in WAL mode, then a flush of the
+//! WAL by the syncer thread, `durable.rs`), so a charger's CALLRESULT never acknowledges
+//! data that a crash could lose.
 
 pub mod accounts;
 pub mod commands;
 pub mod credentials;
+mod durable;
 mod migrations;
 pub mod profiles;
 pub mod sites;
@@ -17,6 +19,7 @@ pub use sites::Site;
 pub use stations::{ConnectorState, Station, StationUpdate};
 pub use transactions::{IdTag, Transaction};
 
+use durable::{Deliver, Syncer, Wal};
 use foldhash::HashMap;
 use rusqlite::Connection;
 use std::path::Path;
@@ -53,9 +56,6 @@ struct Job {
 /// What a job does: its changes, whether they succeeded, and how to deliver its result.
 type Work = Box<dyn FnOnce(&mut Connection) -> (bool, Deliver) + Send>;
 
-/// Hands a job's result to its caller; `false` when the group failed to commit.
-type Deliver = Box<dyn FnOnce(bool) + Send>;
-
 /// The state store. Cheap to clone. Every call runs on one writer thread that commits
 /// the calls waiting together in one transaction (group commit): one fsync for many
 /// chargers, and no caller hears back before its data is durable.
@@ -64,6 +64,7 @@ pub struct StateStore {
     jobs: std::sync::mpsc::SyncSender<Job>,
     conn: Arc<Mutex<Connection>>,
     seen: Arc<SeenMarks>,
+    wal: Wal,
 }
 
 /// The state writer's page cache, KiB (see `StateStore::open`).
@@ -137,11 +138,12 @@ impl SeenMarks {
         std::mem::take(&mut *self.pending.lock().unwrap_or_else(|p| p.into_inner()))
     }
 
-    /// Writes the pending marks in one transaction; on failure they are put back.
-    fn flush(&self, c: &mut Connection) {
+    /// Writes the pending marks in one transaction; on failure they are put back. Says
+    /// whether it wrote any.
+    fn flush(&self, c: &mut Connection) -> bool {
         let marks = self.take();
         if marks.is_empty() {
-            return;
+            return false;
         }
         let written = (|| -> rusqlite::Result<()> {
             let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
@@ -154,16 +156,21 @@ impl SeenMarks {
             for (id, m) in marks {
                 pending.entry(id).or_insert(m);
             }
+            return false;
         }
+        true
     }
 }
 
 impl StateStore {
     pub fn open(dir: &Path) -> Result<StateStore> {
         std::fs::create_dir_all(dir).map_err(|e| StateError::Invalid(format!("{}: {e}", dir.display())))?;
-        let mut conn = Connection::open(dir.join("state.db"))?;
+        let db = dir.join("state.db");
+        let mut conn = Connection::open(&db)?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
-        conn.pragma_update(None, "synchronous", "FULL")?;
+        // No fsync inside COMMIT: the syncer thread flushes the WAL before any caller hears
+        // back (`durable.rs`), while the writer runs the next group.
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         // A small page cache: its hot pages are the stations, their connectors and the
         // tails of the tables. At the end of a transaction that split a B-tree page SQLite
@@ -184,6 +191,10 @@ impl StateStore {
         // that the least recent is prepared again on its next use).
         conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
         migrations::migrate(&mut conn)?;
+        let io = |what: &str, e: std::io::Error| StateError::Invalid(format!("{what}: {e}"));
+        let wal = Wal::open(&db).map_err(|e| io("opening the state store's WAL", e))?;
+        wal.flush().map_err(|e| io("flushing the state store's WAL", e))?;
+        let syncer = Syncer::start(wal.clone()).map_err(|e| io("starting the state syncer", e))?;
         let conn = Arc::new(Mutex::new(conn));
         let (jobs, rx) = std::sync::mpsc::sync_channel::<Job>(4096);
         let writer = conn.clone();
@@ -191,9 +202,9 @@ impl StateStore {
         let marks = seen.clone();
         std::thread::Builder::new()
             .name("state-writer".into())
-            .spawn(move || write_loop(&writer, rx, &marks))
-            .map_err(|e| StateError::Invalid(format!("starting the state writer: {e}")))?;
-        Ok(StateStore { jobs, conn, seen })
+            .spawn(move || write_loop(&writer, rx, &marks, &syncer))
+            .map_err(|e| io("starting the state writer", e))?;
+        Ok(StateStore { jobs, conn, seen, wal })
     }
 
     /// Notes that a station was heard from now (`heartbeat`: by a Heartbeat). Costs no
@@ -271,14 +282,23 @@ impl StateStore {
         rx.await.map_err(|_| StateError::Join)?
     }
 
-    /// Runs `f` synchronously on the connection (startup, rare lookups, tests).
+    /// Runs `f` synchronously on the connection (startup, rare lookups, tests); what it
+    /// changed is on disk when this returns.
     pub fn run_sync<T>(&self, f: impl FnOnce(&mut Connection) -> Result<T>) -> Result<T> {
         let mut guard = self.conn.lock().unwrap_or_else(|p| p.into_inner());
-        f(&mut guard)
+        let before = guard.total_changes();
+        let out = f(&mut guard)?;
+        if guard.total_changes() != before {
+            self.wal.flush().map_err(|e| {
+                tracing::error!(error = %e, "state store: WAL flush failed");
+                StateError::Commit
+            })?;
+        }
+        Ok(out)
     }
 }
 
-fn write_loop(conn: &Mutex<Connection>, rx: std::sync::mpsc::Receiver<Job>, seen: &SeenMarks) {
+fn write_loop(conn: &Mutex<Connection>, rx: std::sync::mpsc::Receiver<Job>, seen: &SeenMarks, syncer: &Syncer) {
     let mut flushed = Instant::now();
     let mut committed_at = Instant::now() - BUSY;
     loop {
@@ -288,7 +308,10 @@ fn write_loop(conn: &Mutex<Connection>, rx: std::sync::mpsc::Receiver<Job>, seen
             Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
         };
         if flushed.elapsed() >= SEEN_FLUSH_EVERY {
-            seen.flush(&mut conn.lock().unwrap_or_else(|p| p.into_inner()));
+            if seen.flush(&mut conn.lock().unwrap_or_else(|p| p.into_inner())) {
+                // On disk within a second too (a flush with no results waiting on it).
+                syncer.after_flush(Vec::new());
+            }
             flushed = Instant::now();
         }
         let Some(first) = first else { continue };
@@ -302,11 +325,15 @@ fn write_loop(conn: &Mutex<Connection>, rx: std::sync::mpsc::Receiver<Job>, seen
         let (committed, deliveries) = run_group(&mut c, group);
         drop(c);
         committed_at = Instant::now();
-        for deliver in deliveries {
-            deliver(committed);
+        if committed {
+            syncer.after_flush(deliveries);
+        } else {
+            deliveries.into_iter().for_each(|deliver| deliver(false));
         }
     }
-    seen.flush(&mut conn.lock().unwrap_or_else(|p| p.into_inner()));
+    if seen.flush(&mut conn.lock().unwrap_or_else(|p| p.into_inner())) {
+        syncer.after_flush(Vec::new());
+    }
 }
 
 /// Adds the jobs already waiting to `group`, up to [`GROUP_MAX`].
@@ -419,6 +446,23 @@ mod tests {
         drop(state);
         let again = StateStore::open(&dir).unwrap();
         assert_eq!(stored(&again, "CP-1").last_heartbeat_at, st.last_heartbeat_at);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// No caller hears back before a flush of the WAL that began after its job was sent.
+    #[tokio::test]
+    async fn results_wait_for_a_flush_of_the_wal() {
+        let (dir, state) = store_with("flush-wal", "CP-6").await;
+        for id in ["CP-7", "CP-8"] {
+            let before = state.wal.flushes();
+            state.run(move |c| stations::register(c, id, None).map(|_| ())).await.unwrap();
+            assert!(state.wal.flushes() > before, "{id} was answered before the WAL was flushed");
+        }
+        let before = state.wal.flushes();
+        state.run_sync(|c| stations::register(c, "CP-9", None).map(|_| ())).unwrap();
+        assert_eq!(state.wal.flushes(), before + 1, "a synchronous write flushes the WAL itself");
+        state.run_sync(|c| stations::find(c, "CP-9")).unwrap();
+        assert_eq!(state.wal.flushes(), before + 1, "a read flushes nothing");
         let _ = std::fs::remove_dir_all(&dir);
     }
 
