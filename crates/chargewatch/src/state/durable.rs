@@ -24,9 +24,15 @@ use std::sync::Arc;
 /// Hands a job's result to its caller; `false` when its group was not made durable.
 pub(super) type Deliver = Box<dyn FnOnce(bool) + Send>;
 
-/// The WAL file of the state store, for flushing it, and how many flushes succeeded.
+/// The WAL file of the state store, for flushing it. Cheap to clone.
 #[derive(Clone)]
-pub(super) struct Wal(Arc<(File, AtomicU64)>);
+pub(super) struct Wal(Arc<WalFile>);
+
+struct WalFile {
+    file: File,
+    /// Flushes that succeeded so far (read by tests).
+    flushes: AtomicU64,
+}
 
 impl Wal {
     /// Opens `<db>-wal` (SQLite creates it with the connection in WAL mode).
@@ -34,20 +40,20 @@ impl Wal {
         let mut name = db.as_os_str().to_owned();
         name.push("-wal");
         let file = std::fs::OpenOptions::new().read(true).write(true).create(true).truncate(false).open(name)?;
-        Ok(Wal(Arc::new((file, AtomicU64::new(0)))))
+        Ok(Wal(Arc::new(WalFile { file, flushes: AtomicU64::new(0) })))
     }
 
     /// `fdatasync` of the WAL file: every frame written before this call is on disk after it.
     pub(super) fn flush(&self) -> std::io::Result<()> {
-        self.0 .0.sync_data()?;
-        self.0 .1.fetch_add(1, Ordering::Release);
+        self.0.file.sync_data()?;
+        self.0.flushes.fetch_add(1, Ordering::Release);
         Ok(())
     }
 
     /// Flushes that succeeded so far.
     #[cfg(test)]
     pub(super) fn flushes(&self) -> u64 {
-        self.0 .1.load(Ordering::Acquire)
+        self.0.flushes.load(Ordering::Acquire)
     }
 }
 
