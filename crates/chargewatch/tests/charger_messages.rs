@@ -141,3 +141,47 @@ async fn state_written_before_a_restart_is_there_after_it() {
     s.stop().await;
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// A MeterValues the fast path takes (plain), the same one it leaves to the usual decode (a
+/// duplicate key, which JSON reads as the last), and a broken one: the first two are kept
+/// alike, with the same log columns; the third gets the validator's CALLERROR.
+#[tokio::test(flavor = "multi_thread")]
+async fn meter_values_are_kept_alike_on_the_fast_path_and_the_usual_way() {
+    let s = start("meter-values-paths").await;
+    let api = Api::new(&s);
+    api.site_with("s1", "debug", &["CP-MV"]).await;
+    let mut cp = connect(&s, "CP-MV").await;
+    cp.boot().await;
+    let start = json!({"connectorId": 2, "idTag": "T", "meterStart": 0, "timestamp": now()});
+    let tx = cp.ok("StartTransaction", start).await["transactionId"].as_i64().unwrap();
+    let body = format!(
+        r#""transactionId":{tx},"meterValue":[{{"timestamp":"2026-12-05T10:00:00.000Z","sampledValue":[{{"value":"1500","measurand":"Energy.Active.Import.Register","unit":"Wh","context":"Sample.Periodic"}},{{"value":"16","measurand":"Current.Import","phase":"L1","unit":"A"}}]}}]}}]"#
+    );
+    let fast = format!(r#"[2,"mv-fast","MeterValues",{{"connectorId":2,{body}"#);
+    let usual = format!(r#"[2,"mv-usual","MeterValues",{{"connectorId":1,"connectorId":2,{body}"#);
+    for (text, id) in [(&fast, "mv-fast"), (&usual, "mv-usual")] {
+        cp.send_text(text).await;
+        assert_eq!(cp.recv().await, json!([3, id, {}]), "{text}");
+    }
+    cp.send_text(&fast.replace("mv-fast", "mv-null").replace(r#""phase":"L1""#, r#""phase":null"#)).await;
+    let refused = cp.recv().await;
+    assert_eq!(
+        (&refused[0], &refused[1], &refused[2]),
+        (&json!(4), &json!("mv-null"), &json!("TypeConstraintViolation"))
+    );
+    assert!(refused[3].as_str().unwrap().contains("meterValue[0].sampledValue[1].phase"), "{refused}");
+
+    let t = api.get(&format!("/api/v1/transactions/{tx}")).await;
+    let kept = t["meter_values"].as_array().unwrap();
+    assert_eq!(kept.len(), 2, "{t}");
+    assert_eq!(kept[0], kept[1], "the same row either way");
+    assert_eq!(
+        kept[0]["sampled_value"][1],
+        json!({"value": "16", "measurand": "Current.Import", "phase": "L1", "unit": "A"})
+    );
+    let rows = api.logs_until("station_id=CP-MV&action=MeterValues", |i| i.len() == 6).await;
+    for row in rows.iter().filter(|r| r["unique_id"] != "mv-null") {
+        assert_eq!(row["connector_id"], json!(2), "{row}");
+    }
+    s.stop().await;
+}

@@ -2,6 +2,7 @@
 //! (SPEC.md, The OCPP Logs table; OCPP-NOTES.md).
 
 use crate::action::Action;
+use crate::messages::MeterValuesReq;
 use serde_json::Value;
 
 /// The log-relevant fields found in one payload.
@@ -61,6 +62,15 @@ pub fn extract_request(action: Action, payload: &Value) -> Extracted {
 
 /// Fields of a CALLRESULT payload answering a CALL of `action`. The connector of a
 /// response is its request's; the caller merges that in.
+/// [`extract_request`] of a MeterValues request decoded by the fast path.
+pub fn extract_meter_values(request: &MeterValuesReq) -> Extracted {
+    Extracted {
+        connector_id: Some(i64::from(request.connector_id)),
+        transaction_id: request.transaction_id.map(i64::from),
+        ..Extracted::default()
+    }
+}
+
 pub fn extract_response(action: Action, payload: &Value) -> Extracted {
     use Action::*;
     let mut x = Extracted::default();
@@ -142,5 +152,16 @@ mod tests {
         assert_eq!((x.connector_id, x.transaction_id), (None, Some(42)));
         let x = extract_request(Action::RemoteStopTransaction, &json!({"transactionId": 43}));
         assert_eq!(x.transaction_id, Some(43));
+    }
+
+    #[test]
+    fn typed_meter_values_give_the_same_columns_as_json() {
+        for payload in [
+            json!({"connectorId": 2, "transactionId": 9, "meterValue": [{"timestamp": "2026-01-01T00:00:00Z", "sampledValue": [{"value": "1"}]}]}),
+            json!({"connectorId": 0, "meterValue": [{"timestamp": "2026-01-01T00:00:00Z", "sampledValue": [{"value": "1"}]}]}),
+        ] {
+            let typed: MeterValuesReq = crate::validate::parse_request(&payload).unwrap();
+            assert_eq!(extract_meter_values(&typed), extract_request(Action::MeterValues, &payload), "{payload}");
+        }
     }
 }

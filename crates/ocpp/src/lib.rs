@@ -6,10 +6,13 @@
 //! - [`messages`]: typed requests and responses for every action.
 //! - [`validate`]: payload validation yielding OCPP-J error codes.
 //! - [`extract`]: where each message keeps its connector, status and error code.
+//! - [`fast`]: MeterValues CALLs decoded straight into the typed request (a path that
+//!   only accepts; everything else goes through [`frame`] and [`validate`]).
 
 pub mod action;
 pub mod error_code;
 pub mod extract;
+pub mod fast;
 pub mod frame;
 pub mod messages;
 pub mod types;

@@ -196,6 +196,14 @@ impl CallHandler for PresenceHandler {
         self.inner.handle(station_id, action, payload).await
     }
 
+    async fn handle_meter_values(
+        &self,
+        station_id: &str,
+        request: Arc<chargewatch_ocpp::messages::MeterValuesReq>,
+    ) -> Result<Value, CallFailure> {
+        self.inner.handle_meter_values(station_id, request).await
+    }
+
     async fn connected(&self, station_id: &str) {
         if let Err(e) = self.bus.serve_station(station_id).await {
             tracing::warn!(station = station_id, error = %e, "could not announce the station on the command bus");

@@ -2,6 +2,8 @@
 
 use super::CsmsConfig;
 use crate::state::{stations, transactions, Result};
+use chargewatch_ocpp::messages::MeterValuesReq;
+use chargewatch_ocpp::types::DateTime as OcppDateTime;
 use chrono::{DateTime, SecondsFormat, Utc};
 use rusqlite::Connection;
 use serde_json::{json, Value};
@@ -14,16 +16,11 @@ fn int(p: &Value, key: &str) -> Option<i64> {
     p.get(key).and_then(Value::as_i64)
 }
 
+/// A dateTime field read as the validator reads it (`chargewatch_ocpp::types::DateTime`), so
+/// that a payload decoded by the MeterValues fast path and the same payload as JSON give the
+/// same instant.
 fn time(p: &Value, key: &str) -> Option<DateTime<Utc>> {
-    s(p, key).and_then(parse_time)
-}
-
-/// Accepts RFC 3339 with or without fractional seconds, and timestamps without a zone (as UTC).
-pub fn parse_time(t: &str) -> Option<DateTime<Utc>> {
-    DateTime::parse_from_rfc3339(t)
-        .map(|d| d.with_timezone(&Utc))
-        .ok()
-        .or_else(|| chrono::NaiveDateTime::parse_from_str(t, "%Y-%m-%dT%H:%M:%S%.f").ok().map(|n| n.and_utc()))
+    s(p, key).and_then(OcppDateTime::parse).map(|t| t.inner())
 }
 
 pub fn now_text() -> String {
@@ -150,6 +147,14 @@ fn meter_rows(values: &[Value]) -> Vec<(DateTime<Utc>, &Value)> {
         .iter()
         .map(|mv| (time(mv, "timestamp").unwrap_or_else(Utc::now), mv.get("sampledValue").unwrap_or(&Value::Null)))
         .collect()
+}
+
+/// [`meter_values`] of a request the fast path decoded: the same rows.
+pub fn typed_meter_values(c: &mut Connection, id: &str, req: &MeterValuesReq) -> Result<Value> {
+    let rows: Vec<_> = req.meter_value.iter().map(|mv| (mv.timestamp.inner(), &mv.sampled_value)).collect();
+    let tx = req.transaction_id.map(i64::from);
+    transactions::add_meter_values(c, id, i64::from(req.connector_id), tx, &rows)?;
+    Ok(json!({}))
 }
 
 pub fn meter_values(c: &mut Connection, id: &str, p: &Value) -> Result<Value> {

@@ -13,10 +13,11 @@
 
 use super::endpoint::FLOOD_WINDOW;
 use super::registry::{Command, CommandError, CommandOutcome, Registration};
-use super::{ConnectionEvent, ConnectionObserver, FrameEvent, Gateway};
+use super::{CallFailure, CallPayload, ConnectionEvent, ConnectionObserver, Decoded, FrameEvent, Gateway};
 use crate::security::limits::TokenBucket;
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use chargewatch_logstore::Direction;
+use chargewatch_ocpp::fast::{meter_values_call, MeterValuesCall};
 use chargewatch_ocpp::{validate_request, validate_response, Action, ErrorCode, Frame, MessageType};
 use chrono::Utc;
 use futures_util::stream::{SplitSink, SplitStream};
@@ -198,6 +199,13 @@ impl Conn {
 
     async fn on_text(&mut self, text: &str) -> Option<Ended> {
         let at = Utc::now();
+        if let Some(call) = self.fast_call(text) {
+            if !self.flood.bucket.take(Instant::now().into_std()) {
+                return self.over_rate_limit(at, text, Frame::decode(text)).await;
+            }
+            self.on_meter_values(at, text, call).await;
+            return None;
+        }
         let decoded = Frame::decode(text);
         let answers_ours = matches!(&decoded, Ok(f) if f.message_type() != MessageType::Call
             && self.outstanding.as_ref().is_some_and(|o| o.unique_id == f.unique_id()));
@@ -229,10 +237,11 @@ impl Conn {
         match &decoded {
             Ok(frame @ Frame::Call { unique_id, action, payload }) => {
                 let known = action.parse::<Action>().ok();
-                self.log_in(at, text, Ok(frame), known, None, Some(why.clone()));
-                self.reply_error(unique_id, known, Some(payload), ErrorCode::GenericError, &why).await;
+                self.log_in(at, text, Ok(Decoded::Frame(frame)), known, None, Some(why.clone()));
+                let request = Some(CallPayload::Json(payload));
+                self.reply_error(unique_id, known, request, ErrorCode::GenericError, &why).await;
             }
-            Ok(frame) => self.log_in(at, text, Ok(frame), None, None, Some(format!("{why}: ignored"))),
+            Ok(frame) => self.log_in(at, text, Ok(Decoded::Frame(frame)), None, None, Some(format!("{why}: ignored"))),
             Err(e) => self.log_in(at, text, Err(e), None, None, Some(format!("{why}: ignored"))),
         }
         if self.flood.over > cfg.flood_close_after {
@@ -255,7 +264,7 @@ impl Conn {
                     text.len(),
                     self.gw.config.max_frame_bytes
                 );
-                self.log_in(at, text, Ok(&frame), None, None, Some(why.clone()));
+                self.log_in(at, text, Ok(Decoded::Frame(&frame)), None, None, Some(why.clone()));
                 if frame.message_type() == MessageType::Call {
                     self.reply_error(frame.unique_id(), None, None, ErrorCode::FormationViolation, &why).await;
                 }
@@ -289,28 +298,59 @@ impl Conn {
             Some(a) => validate_request(a, payload).map_err(|v| (v.code, v.description)),
         };
         let note = check.as_ref().err().map(|(c, d)| format!("{c}: {d}"));
-        self.log_in(at, text, Ok(&frame), known, None, note);
+        self.log_in(at, text, Ok(Decoded::Frame(&frame)), known, None, note);
         let (Some(action), Ok(())) = (known, &check) else {
             let (code, desc) = check.err().unwrap_or((ErrorCode::GenericError, String::new()));
-            self.reply_error(uid, known, Some(payload), code, &desc).await;
+            self.reply_error(uid, known, Some(CallPayload::Json(payload)), code, &desc).await;
             return;
         };
         let Frame::Call { unique_id, payload, .. } = frame else { return };
         let payload = Arc::new(payload);
         let answer = self.gw.handler.handle(&self.station_id, action, payload.clone()).await;
+        self.answer(unique_id, action, CallPayload::Json(&payload), answer, started).await;
+    }
+
+    /// A frame the MeterValues fast path takes: within the size limit and decoded by it.
+    fn fast_call(&self, text: &str) -> Option<MeterValuesCall> {
+        if text.len() > self.gw.config.max_frame_bytes {
+            return None;
+        }
+        meter_values_call(text)
+    }
+
+    /// A MeterValues CALL the fast path decoded: valid already, handled as [`Conn::on_call`]
+    /// handles a valid CALL.
+    async fn on_meter_values(&mut self, at: chrono::DateTime<Utc>, text: &str, call: MeterValuesCall) {
+        let started = Instant::now();
+        self.log_in(at, text, Ok(Decoded::MeterValues(&call)), Some(Action::MeterValues), None, None);
+        let MeterValuesCall { unique_id, request } = call;
+        let request = Arc::new(request);
+        let answer = self.gw.handler.handle_meter_values(&self.station_id, request.clone()).await;
+        self.answer(unique_id, Action::MeterValues, CallPayload::MeterValues(&request), answer, started).await;
+    }
+
+    /// Sends the handler's answer to a CALL.
+    async fn answer(
+        &mut self,
+        unique_id: String,
+        action: Action,
+        request: CallPayload<'_>,
+        answer: Result<Value, CallFailure>,
+        started: Instant,
+    ) {
         let latency = started.elapsed().as_millis() as u32;
         let reply = match answer {
             Ok(result) => Frame::CallResult { unique_id, payload: result },
             Err(f) => Frame::call_error(&unique_id, f.code, f.description),
         };
-        self.send_frame(&reply, Some(action), Some(&payload), Some(latency)).await;
+        self.send_frame(&reply, Some(action), Some(request), Some(latency)).await;
     }
 
     fn on_response(&mut self, at: chrono::DateTime<Utc>, text: &str, frame: &Frame) {
         let matches = self.outstanding.as_ref().is_some_and(|o| o.unique_id == frame.unique_id());
         if !matches {
             let note = format!("no outstanding CALL with unique id `{}`: ignored", frame.unique_id());
-            self.log_in(at, text, Ok(frame), None, None, Some(note));
+            self.log_in(at, text, Ok(Decoded::Frame(frame)), None, None, Some(note));
             return;
         }
         let Some(o) = self.outstanding.take() else { return };
@@ -334,9 +374,9 @@ impl Conn {
             at,
             direction: Direction::In,
             raw: text,
-            frame: Ok(frame),
+            frame: Ok(Decoded::Frame(frame)),
             action: Some(o.action),
-            request: Some(&o.payload),
+            request: Some(CallPayload::Json(&o.payload)),
             latency_ms: Some(latency),
             validation_error: note,
         });
@@ -364,7 +404,7 @@ impl Conn {
         &mut self,
         uid: &str,
         action: Option<Action>,
-        request: Option<&Value>,
+        request: Option<CallPayload<'_>>,
         code: ErrorCode,
         desc: &str,
     ) {
@@ -376,7 +416,7 @@ impl Conn {
         &mut self,
         frame: &Frame,
         action: Option<Action>,
-        request: Option<&Value>,
+        request: Option<CallPayload<'_>>,
         latency_ms: Option<u32>,
     ) {
         let text = frame.encode();
@@ -384,7 +424,7 @@ impl Conn {
             at: Utc::now(),
             direction: Direction::Out,
             raw: &text,
-            frame: Ok(frame),
+            frame: Ok(Decoded::Frame(frame)),
             action,
             request,
             latency_ms,
@@ -397,9 +437,9 @@ impl Conn {
         &mut self,
         at: chrono::DateTime<Utc>,
         raw: &str,
-        frame: Result<&Frame, &chargewatch_ocpp::FrameError>,
+        frame: Result<Decoded<'_>, &chargewatch_ocpp::FrameError>,
         action: Option<Action>,
-        request: Option<&Value>,
+        request: Option<CallPayload<'_>>,
         validation_error: Option<String>,
     ) {
         self.obs.frame(FrameEvent {

@@ -13,7 +13,10 @@ pub use endpoint::{router, valid_station_id, GatewayConfig};
 pub use registry::{CommandError, CommandOutcome, Registry};
 
 use chargewatch_logstore::Direction;
-use chargewatch_ocpp::{Action, ErrorCode, Frame, FrameError};
+use chargewatch_ocpp::extract::{extract_meter_values, extract_request, Extracted};
+use chargewatch_ocpp::fast::MeterValuesCall;
+use chargewatch_ocpp::messages::MeterValuesReq;
+use chargewatch_ocpp::{Action, ErrorCode, Frame, FrameError, MessageType};
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 use std::sync::Arc;
@@ -38,9 +41,59 @@ pub trait CallHandler: Send + Sync + 'static {
     /// call (the state store's writer thread reads it) without copying it.
     async fn handle(&self, station_id: &str, action: Action, payload: Arc<Value>) -> Result<Value, CallFailure>;
 
+    /// Answers a MeterValues CALL that the fast path (`chargewatch_ocpp::fast`) decoded
+    /// straight into its typed request, already valid. By default as [`CallHandler::handle`]
+    /// does, with the request turned back into JSON.
+    async fn handle_meter_values(&self, station_id: &str, request: Arc<MeterValuesReq>) -> Result<Value, CallFailure> {
+        let payload =
+            serde_json::to_value(&*request).map_err(|e| CallFailure::new(ErrorCode::InternalError, e.to_string()))?;
+        self.handle(station_id, Action::MeterValues, Arc::new(payload)).await
+    }
+
     /// Called when a station's connection opens and closes (connection state).
     async fn connected(&self, _station_id: &str) {}
     async fn disconnected(&self, _station_id: &str) {}
+}
+
+/// A frame as the gateway decoded it.
+#[derive(Debug, Clone, Copy)]
+pub enum Decoded<'a> {
+    Frame(&'a Frame),
+    /// A MeterValues CALL decoded by the fast path, straight into its typed request.
+    MeterValues(&'a MeterValuesCall),
+}
+
+impl Decoded<'_> {
+    pub fn message_type(self) -> MessageType {
+        match self {
+            Decoded::Frame(f) => f.message_type(),
+            Decoded::MeterValues(_) => MessageType::Call,
+        }
+    }
+
+    pub fn unique_id(&self) -> &str {
+        match self {
+            Decoded::Frame(f) => f.unique_id(),
+            Decoded::MeterValues(c) => &c.unique_id,
+        }
+    }
+}
+
+/// The payload of a CALL, as JSON or as the fast path's typed request.
+#[derive(Debug, Clone, Copy)]
+pub enum CallPayload<'a> {
+    Json(&'a Value),
+    MeterValues(&'a MeterValuesReq),
+}
+
+impl CallPayload<'_> {
+    /// Where the CALL keeps its connector, status and error code.
+    pub fn columns(self, action: Action) -> Extracted {
+        match self {
+            CallPayload::Json(payload) => extract_request(action, payload),
+            CallPayload::MeterValues(request) => extract_meter_values(request),
+        }
+    }
 }
 
 /// What the gateway saw: one frame in either direction.
@@ -49,11 +102,11 @@ pub struct FrameEvent<'a> {
     pub direction: Direction,
     /// The exact frame text.
     pub raw: &'a str,
-    pub frame: Result<&'a Frame, &'a FrameError>,
+    pub frame: Result<Decoded<'a>, &'a FrameError>,
     /// The action of a CALL, or of the CALL a response answers.
     pub action: Option<Action>,
     /// For a response: the payload of the CALL it answers.
-    pub request: Option<&'a Value>,
+    pub request: Option<CallPayload<'a>>,
     pub latency_ms: Option<u32>,
     /// Why the frame broke the OCPP schema or framing, if it did.
     pub validation_error: Option<String>,

@@ -6,10 +6,10 @@ use super::levels::Levels;
 use super::metrics::Metrics;
 use super::privacy::Masker;
 use super::transport::LogTransport;
-use crate::gateway::{ConnectionEvent, ConnectionObserver, FrameEvent, Observe};
+use crate::gateway::{ConnectionEvent, ConnectionObserver, Decoded, FrameEvent, Observe};
 use chargewatch_logstore::record::new_record_id;
 use chargewatch_logstore::{Direction, LogLevel, LogRecord};
-use chargewatch_ocpp::extract::{extract_request, extract_response, Extracted};
+use chargewatch_ocpp::extract::{extract_meter_values, extract_request, extract_response, Extracted};
 use chargewatch_ocpp::{Action, Frame, MessageType};
 use chrono::{DateTime, SubsecRound, Utc};
 use foldhash::HashMap;
@@ -192,18 +192,19 @@ fn ms(t: DateTime<Utc>) -> DateTime<Utc> {
 }
 
 impl StationCapture {
-    fn columns(&mut self, ev: &FrameEvent<'_>, frame: &Frame) -> Extracted {
-        let request = |action| ev.request.map(|r| extract_request(action, r)).unwrap_or_default();
+    fn columns(&mut self, ev: &FrameEvent<'_>, frame: Decoded<'_>) -> Extracted {
+        let request = |action| ev.request.map(|r| r.columns(action)).unwrap_or_default();
         let mut x = match (frame, ev.action) {
-            (Frame::CallError { error_code, .. }, action) => {
+            (Decoded::Frame(Frame::CallError { error_code, .. }), action) => {
                 let mut x = action.map(request).unwrap_or_default();
                 x.status = None;
                 x.error_code = Some(error_code.clone());
                 x
             }
             (_, None) => return Extracted::default(),
-            (Frame::Call { payload, .. }, Some(action)) => extract_request(action, payload),
-            (Frame::CallResult { payload, .. }, Some(action)) => {
+            (Decoded::MeterValues(call), Some(_)) => extract_meter_values(&call.request),
+            (Decoded::Frame(Frame::Call { payload, .. }), Some(action)) => extract_request(action, payload),
+            (Decoded::Frame(Frame::CallResult { payload, .. }), Some(action)) => {
                 let mut x = extract_response(action, payload);
                 let req = request(action);
                 x.connector_id = x.connector_id.or(req.connector_id);
@@ -230,11 +231,11 @@ impl StationCapture {
             return Some(a.as_str().to_string());
         }
         match ev.frame {
-            Ok(Frame::Call { unique_id, action, .. }) => {
+            Ok(Decoded::Frame(Frame::Call { unique_id, action, .. })) => {
                 self.unknown_calls = Some((unique_id.clone(), action.clone()));
                 Some(action.clone())
             }
-            Ok(Frame::CallError { unique_id, .. }) if ev.direction == Direction::Out => {
+            Ok(Decoded::Frame(Frame::CallError { unique_id, .. })) if ev.direction == Direction::Out => {
                 match self.unknown_calls.take() {
                     Some((uid, action)) if &uid == unique_id => Some(action),
                     _ => None,
@@ -244,7 +245,7 @@ impl StationCapture {
         }
     }
 
-    fn learn_transaction(&mut self, action: Action, frame: &Frame, x: &Extracted) {
+    fn learn_transaction(&mut self, action: Action, frame: Decoded<'_>, x: &Extracted) {
         let learns = matches!(
             (action, frame.message_type()),
             (Action::StartTransaction, MessageType::CallResult) | (Action::MeterValues, MessageType::Call)

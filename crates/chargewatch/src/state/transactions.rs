@@ -195,17 +195,18 @@ pub fn recent_transactions(c: &Connection, station_id: &str, limit: usize) -> Re
 /// A JSON value as text. `serde_json::to_string` writes straight into the string; the
 /// `Display` impl (`value.to_string()`) goes through `fmt` for every token and cost about
 /// 16,000 instructions per MeterValues on the state writer (callgrind).
-fn json_text(v: &serde_json::Value) -> String {
-    serde_json::to_string(v).expect("a JSON value always serializes")
+fn json_text(v: &impl Serialize) -> String {
+    serde_json::to_string(v).expect("a JSON value or a typed message always serializes")
 }
 
-/// Keeps each `meterValue` element of a MeterValues (or transactionData) payload.
-pub fn add_meter_values(
+/// Keeps each `meterValue` element of a MeterValues (or transactionData) payload: its time
+/// and its `sampledValue` array, as JSON (`serde_json::Value`) or typed (`Vec<SampledValue>`).
+pub fn add_meter_values<S: Serialize>(
     c: &mut Connection,
     station_id: &str,
     connector_id: i64,
     transaction_id: Option<i64>,
-    values: &[(DateTime<Utc>, &serde_json::Value)],
+    values: &[(DateTime<Utc>, S)],
 ) -> Result<()> {
     // Atomic through the caller: `StateStore::run` runs every job in a savepoint of its own.
     let mut st = c.prepare_cached(
