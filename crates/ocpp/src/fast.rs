@@ -33,7 +33,7 @@ pub struct MeterValuesCall {
 /// The frame `[2, "<id>", "MeterValues", {payload}]` with a valid payload, or `None` when
 /// the text is anything else or anything the fast path is not sure of.
 pub fn meter_values_call(text: &str) -> Option<MeterValuesCall> {
-    if !text.contains("\"MeterValues\"") || !strict_shape(text.as_bytes()) {
+    if memchr::memmem::find(text.as_bytes(), br#""MeterValues""#).is_none() || !strict_shape(text.as_bytes()) {
         return None;
     }
     #[derive(Deserialize)]
@@ -44,26 +44,24 @@ pub fn meter_values_call(text: &str) -> Option<MeterValuesCall> {
 }
 
 /// The text starts an array, has no `null` outside strings, and every other array is the
-/// value of an object's field (`:` before its `[`). Strings are skipped with their escapes;
-/// malformed JSON may pass, the parse rejects it.
+/// value of an object's field (`:` before its `[`). Strings are skipped with their escapes
+/// (`memchr` to their end: most of a frame's bytes are in strings); malformed JSON may pass,
+/// the parse rejects it.
 fn strict_shape(text: &[u8]) -> bool {
-    let mut bytes = text.iter().copied().skip_while(u8::is_ascii_whitespace);
-    if bytes.next() != Some(b'[') {
+    let Some(first) = text.iter().position(|b| !b.is_ascii_whitespace()) else { return false };
+    if text[first] != b'[' {
         return false;
     }
-    let (mut in_string, mut escaped, mut last) = (false, false, b'[');
-    for b in bytes {
-        if in_string {
-            match (escaped, b) {
-                (true, _) => escaped = false,
-                (false, b'\\') => escaped = true,
-                (false, b'"') => in_string = false,
-                _ => {}
-            }
-            continue;
-        }
+    let (mut at, mut last) = (first + 1, b'[');
+    while let Some(&b) = text.get(at) {
         match b {
-            b'"' => in_string = true,
+            b'"' => match string_end(text, at + 1) {
+                Some(end) => {
+                    (at, last) = (end, b'"');
+                    continue;
+                }
+                None => return true,
+            },
             // `null` is the only JSON literal with an `n` (numbers have none either).
             b'n' => return false,
             b'[' if last != b':' => return false,
@@ -72,8 +70,21 @@ fn strict_shape(text: &[u8]) -> bool {
         if !b.is_ascii_whitespace() {
             last = b;
         }
+        at += 1;
     }
     true
+}
+
+/// Just past the `"` that closes the string whose content starts at `from`; `None` when the
+/// text ends first.
+fn string_end(text: &[u8], mut from: usize) -> Option<usize> {
+    loop {
+        let at = from + memchr::memchr2(b'"', b'\\', text.get(from..)?)?;
+        if text[at] == b'"' {
+            return Some(at + 1);
+        }
+        from = at + 2;
+    }
 }
 
 #[cfg(test)]
@@ -180,5 +191,9 @@ mod tests {
         assert!(!strict_shape(br#"[2,"x","A",{"k":[[1]]}]"#));
         assert!(!strict_shape(br#"[2,"x","A",[1]]"#));
         assert!(!strict_shape(br#"{"k":[1]}"#));
+        assert!(!strict_shape(br#"[2,"x\\","A",{"k":null}]"#), "an escaped backslash ends nothing");
+        assert!(strict_shape(br#"[2,"x\\\"n[","A",{}]"#), "an escaped quote does not end the string");
+        assert!(strict_shape(b"[2,\"unterminated"), "the parse refuses it");
+        assert!(!strict_shape(b"  "));
     }
 }
