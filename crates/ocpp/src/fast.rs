@@ -176,6 +176,43 @@ mod tests {
         assert_eq!(accepted, 6);
     }
 
+    /// Random edits of valid frames (a fixed seed, so that a failure repeats): whatever the
+    /// fast path accepts, the usual way accepts with the same request.
+    #[test]
+    fn random_edits_never_make_the_fast_path_disagree() {
+        const ALPHABET: &[u8] = br#"{}[]:,"\ nul0123456789.-+eEtrfalsxyzWhAV"#;
+        let frames: Vec<String> = corpus().into_iter().filter(|t| usual_way(t).is_some()).collect();
+        let mut seed = 0x2545_f491_4f6c_dd1d_u64;
+        let mut next = |n: usize| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % n as u64) as usize
+        };
+        let (mut accepted, mut tried) = (0, 0);
+        for _ in 0..20_000 {
+            let mut bytes = frames[next(frames.len())].clone().into_bytes();
+            for _ in 0..1 + next(3) {
+                let at = next(bytes.len());
+                match next(3) {
+                    0 => {
+                        bytes.remove(at);
+                    }
+                    1 => bytes.insert(at, ALPHABET[next(ALPHABET.len())]),
+                    _ => bytes[at] = ALPHABET[next(ALPHABET.len())],
+                }
+            }
+            let Ok(text) = String::from_utf8(bytes) else { continue };
+            tried += 1;
+            if let Some(fast) = meter_values_call(&text) {
+                accepted += 1;
+                assert_eq!(usual_way(&text), Some(fast), "the fast path accepted what the usual way does not: {text}");
+            }
+        }
+        // Some edits keep the frame valid (a digit for a digit, a letter inside a value).
+        assert!(tried > 19_000 && accepted > 100, "{tried} tried, {accepted} accepted");
+    }
+
     #[test]
     fn fast_path_takes_the_valid_frames() {
         let call = meter_values_call(VALID).expect("accepted");
