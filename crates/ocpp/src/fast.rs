@@ -6,7 +6,8 @@
 //! ([`crate::Frame::decode`], then [`crate::validate_request`]), which gives the CALLERROR
 //! it always gave, so the fast path never changes an answer. What it accepts, the usual
 //! way accepts with the same typed request (the test `fast_path_only_accepts_what_the_validator_accepts`
-//! runs a corpus of valid and broken frames through both):
+//! runs a corpus of valid and broken frames through both, `random_edits_never_make_the_fast_path_disagree`
+//! random edits of them, and the fuzz target `frame_decode` arbitrary input):
 //!
 //! - The typed request's `Deserialize` is the validator's check (it is what
 //!   [`crate::validate`] runs over the `Value`). `serde_json` reading the text is more
