@@ -237,12 +237,12 @@ impl Conn {
         match &decoded {
             Ok(frame @ Frame::Call { unique_id, action, payload }) => {
                 let known = action.parse::<Action>().ok();
-                self.log_in(at, text, Ok(Decoded::Frame(frame)), known, None, Some(why.clone()));
+                self.log_in(at, text, Ok(Decoded::Frame(frame)), known, Some(why.clone()));
                 let request = Some(CallPayload::Json(payload));
                 self.reply_error(unique_id, known, request, ErrorCode::GenericError, &why).await;
             }
-            Ok(frame) => self.log_in(at, text, Ok(Decoded::Frame(frame)), None, None, Some(format!("{why}: ignored"))),
-            Err(e) => self.log_in(at, text, Err(e), None, None, Some(format!("{why}: ignored"))),
+            Ok(frame) => self.log_in(at, text, Ok(Decoded::Frame(frame)), None, Some(format!("{why}: ignored"))),
+            Err(e) => self.log_in(at, text, Err(e), None, Some(format!("{why}: ignored"))),
         }
         if self.flood.over > cfg.flood_close_after {
             tracing::warn!(station = %self.station_id, "frame flood: connection closed (1008)");
@@ -264,7 +264,7 @@ impl Conn {
                     text.len(),
                     self.gw.config.max_frame_bytes
                 );
-                self.log_in(at, text, Ok(Decoded::Frame(&frame)), None, None, Some(why.clone()));
+                self.log_in(at, text, Ok(Decoded::Frame(&frame)), None, Some(why.clone()));
                 if frame.message_type() == MessageType::Call {
                     self.reply_error(frame.unique_id(), None, None, ErrorCode::FormationViolation, &why).await;
                 }
@@ -272,7 +272,7 @@ impl Conn {
             }
             Ok(frame) => frame,
             Err(e) => {
-                self.log_in(at, text, Err(&e), None, None, Some(e.to_string()));
+                self.log_in(at, text, Err(&e), None, Some(e.to_string()));
                 if !matches!(e.message_type, Some(MessageType::CallResult | MessageType::CallError)) {
                     let uid = e.unique_id.clone().unwrap_or_else(|| "-1".to_string());
                     self.reply_error(&uid, None, None, e.code, &e.description).await;
@@ -298,7 +298,7 @@ impl Conn {
             Some(a) => validate_request(a, payload).map_err(|v| (v.code, v.description)),
         };
         let note = check.as_ref().err().map(|(c, d)| format!("{c}: {d}"));
-        self.log_in(at, text, Ok(Decoded::Frame(&frame)), known, None, note);
+        self.log_in(at, text, Ok(Decoded::Frame(&frame)), known, note);
         let (Some(action), Ok(())) = (known, &check) else {
             let (code, desc) = check.err().unwrap_or((ErrorCode::GenericError, String::new()));
             self.reply_error(uid, known, Some(CallPayload::Json(payload)), code, &desc).await;
@@ -322,7 +322,7 @@ impl Conn {
     /// handles a valid CALL.
     async fn on_meter_values(&mut self, at: chrono::DateTime<Utc>, text: &str, call: MeterValuesCall) {
         let started = Instant::now();
-        self.log_in(at, text, Ok(Decoded::MeterValues(&call)), Some(Action::MeterValues), None, None);
+        self.log_in(at, text, Ok(Decoded::MeterValues(&call)), Some(Action::MeterValues), None);
         let MeterValuesCall { unique_id, request } = call;
         let request = Arc::new(request);
         let answer = self.gw.handler.handle_meter_values(&self.station_id, request.clone()).await;
@@ -350,7 +350,7 @@ impl Conn {
         let matches = self.outstanding.as_ref().is_some_and(|o| o.unique_id == frame.unique_id());
         if !matches {
             let note = format!("no outstanding CALL with unique id `{}`: ignored", frame.unique_id());
-            self.log_in(at, text, Ok(Decoded::Frame(frame)), None, None, Some(note));
+            self.log_in(at, text, Ok(Decoded::Frame(frame)), None, Some(note));
             return;
         }
         let Some(o) = self.outstanding.take() else { return };
@@ -439,7 +439,6 @@ impl Conn {
         raw: &str,
         frame: Result<Decoded<'_>, &chargewatch_ocpp::FrameError>,
         action: Option<Action>,
-        request: Option<CallPayload<'_>>,
         validation_error: Option<String>,
     ) {
         self.obs.frame(FrameEvent {
@@ -448,7 +447,7 @@ impl Conn {
             raw,
             frame,
             action,
-            request,
+            request: None,
             latency_ms: None,
             validation_error,
         });

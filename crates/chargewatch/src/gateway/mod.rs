@@ -63,7 +63,7 @@ pub enum Decoded<'a> {
     MeterValues(&'a MeterValuesCall),
 }
 
-impl Decoded<'_> {
+impl<'a> Decoded<'a> {
     pub fn message_type(self) -> MessageType {
         match self {
             Decoded::Frame(f) => f.message_type(),
@@ -75,6 +75,15 @@ impl Decoded<'_> {
         match self {
             Decoded::Frame(f) => f.unique_id(),
             Decoded::MeterValues(c) => &c.unique_id,
+        }
+    }
+
+    /// The payload of a CALL (`None` for a response).
+    pub fn call_payload(self) -> Option<CallPayload<'a>> {
+        match self {
+            Decoded::Frame(Frame::Call { payload, .. }) => Some(CallPayload::Json(payload)),
+            Decoded::MeterValues(c) => Some(CallPayload::MeterValues(&c.request)),
+            Decoded::Frame(_) => None,
         }
     }
 }

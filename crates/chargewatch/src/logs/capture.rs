@@ -9,7 +9,7 @@ use super::transport::LogTransport;
 use crate::gateway::{ConnectionEvent, ConnectionObserver, Decoded, FrameEvent, Observe};
 use chargewatch_logstore::record::new_record_id;
 use chargewatch_logstore::{Direction, LogLevel, LogRecord};
-use chargewatch_ocpp::extract::{extract_meter_values, extract_request, extract_response, Extracted};
+use chargewatch_ocpp::extract::{extract_response, Extracted};
 use chargewatch_ocpp::{Action, Frame, MessageType};
 use chrono::{DateTime, SubsecRound, Utc};
 use foldhash::HashMap;
@@ -202,8 +202,6 @@ impl StationCapture {
                 x
             }
             (_, None) => return Extracted::default(),
-            (Decoded::MeterValues(call), Some(_)) => extract_meter_values(&call.request),
-            (Decoded::Frame(Frame::Call { payload, .. }), Some(action)) => extract_request(action, payload),
             (Decoded::Frame(Frame::CallResult { payload, .. }), Some(action)) => {
                 let mut x = extract_response(action, payload);
                 let req = request(action);
@@ -211,6 +209,7 @@ impl StationCapture {
                 x.transaction_id = x.transaction_id.or(req.transaction_id);
                 x
             }
+            (call, Some(action)) => call.call_payload().map(|p| p.columns(action)).unwrap_or_default(),
         };
         if let Some(action) = ev.action {
             self.learn_transaction(action, frame, &x);
