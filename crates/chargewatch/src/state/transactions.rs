@@ -1,6 +1,7 @@
 //! Id tags, transactions and meter values.
 
 use super::{now_ms, rows, ts, Result, StateError};
+use chargewatch_ocpp::messages::{sampled_values_json, SampledValue};
 use chrono::{DateTime, Utc};
 use rusqlite::{params, Connection, OptionalExtension, Row};
 use serde::{Deserialize, Serialize};
@@ -199,9 +200,27 @@ fn json_text(v: &impl Serialize) -> String {
     serde_json::to_string(v).expect("a JSON value or a typed message always serializes")
 }
 
+/// A `meterValue` element's `sampledValue` array, as the JSON text a meter-value row keeps.
+pub trait SampledValuesJson {
+    fn json(&self) -> String;
+}
+
+impl SampledValuesJson for &serde_json::Value {
+    fn json(&self) -> String {
+        json_text(self)
+    }
+}
+
+/// The same text as `serde_json::to_string`, written without escaping the enumerations.
+impl SampledValuesJson for &Vec<SampledValue> {
+    fn json(&self) -> String {
+        sampled_values_json(self)
+    }
+}
+
 /// Keeps each `meterValue` element of a MeterValues (or transactionData) payload: its time
 /// and its `sampledValue` array, as JSON (`serde_json::Value`) or typed (`Vec<SampledValue>`).
-pub fn add_meter_values<S: Serialize>(
+pub fn add_meter_values<S: SampledValuesJson>(
     c: &mut Connection,
     station_id: &str,
     connector_id: i64,
@@ -213,7 +232,7 @@ pub fn add_meter_values<S: Serialize>(
         "INSERT INTO meter_values (station_id, connector_id, transaction_id, timestamp, sampled_value) VALUES (?1,?2,?3,?4,?5)",
     )?;
     for (at, sampled) in values {
-        st.execute(params![station_id, connector_id, transaction_id, at.timestamp_millis(), json_text(sampled)])?;
+        st.execute(params![station_id, connector_id, transaction_id, at.timestamp_millis(), sampled.json()])?;
     }
     Ok(())
 }
