@@ -3,7 +3,7 @@
 # leave alone (unlike round trips/s): Chargewatch at log level debug under valgrind's
 # callgrind, while `chargewatch simulate --closed-loop` paces 100 stations at 300 round
 # trips/s for 20 s. Prints the round trips and the inclusive counts of the three threads'
-# entry points (the log store's includes opening its day file once, ~5,900 per round trip,
+# entry points (the log store's includes opening its day file once, ~6,000 per round trip,
 # printed below it); the whole profile is in OUT (`callgrind_annotate --inclusive=yes OUT`).
 #
 #   bench/callgrind.sh BINARY OUT

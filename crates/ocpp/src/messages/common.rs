@@ -50,6 +50,9 @@ pub(crate) fn de_meter_values<'de, D: serde::Deserializer<'de>>(d: D) -> Result<
 }
 
 /// One `sampledValue`. `value` is a string on the wire (it may be signed data).
+///
+/// [`sampled_values_json`] writes the same JSON as this type's `Serialize` by hand: a new
+/// field goes into both (and into their test).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SampledValue {
