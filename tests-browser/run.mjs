@@ -462,8 +462,11 @@ async function main() {
   await test('live tail: a burst keeps the table bounded and the page responsive', async () => {
     const burst = [];
     for (let i = 0; i < 600; i++) burst.push(b.status(1, i % 2 ? 'Charging' : 'SuspendedEV', 'NoError', { info: `burst-${i}` }).catch(() => {}));
-    // Measure the main thread while rows stream in.
-    if (process.env.PROBE) await page.evaluate(() => { window.__lt = []; new PerformanceObserver((l) => { for (const e of l.getEntries()) window.__lt.push(Math.round(e.duration)); }).observe({ type: 'longtask' }); });
+    // Measure the main thread while rows stream in: its long tasks (the page's own work done
+    // at one go, which the UI bounds by rendering at most FRAME_ROWS rows per frame) and the
+    // worst gap between timers (that also counts the time the renderer waited for a core,
+    // which on two cores shared with the server and this script says more about the machine).
+    await page.evaluate(() => { window.__lt = []; new PerformanceObserver((l) => { for (const e of l.getEntries()) window.__lt.push(Math.round(e.duration)); }).observe({ type: 'longtask' }); });
     const stalls = await page.evaluate(async () => {
       let worst = 0;
       let last = performance.now();
@@ -477,13 +480,14 @@ async function main() {
       return worst;
     });
     await Promise.all(burst);
-    if (process.env.PROBE) console.log('longtasks', await page.evaluate(() => window.__lt));
+    const longTasks = await page.evaluate(() => window.__lt);
     await eventually('burst rows shown', async () => (await page.$$eval('#log-rows tr td:nth-child(5)', (tds) => tds.filter((td) => /Charging|SuspendedEV/.test(td.textContent)).length)) > 200, 15000);
     await sleep(500);
     const n = await rowCount();
     assert(n <= 500, `at most 500 rows in the DOM, got ${n}`);
-    console.log(`      worst main-thread gap during the burst: ${Math.round(stalls)} ms`);
-    assert(stalls < 1000, `the page kept responding (worst gap ${Math.round(stalls)} ms)`);
+    const longest = Math.max(0, ...longTasks);
+    console.log(`      during the burst: longest main-thread task ${longest} ms (${longTasks.length} over 50 ms), worst gap between timers ${Math.round(stalls)} ms`);
+    assert(longest < 500, `the page kept responding (longest task ${longest} ms)`);
     // Stop live and page further: continues right after the last kept row.
     await page.click('#live-switch');
     const lastBefore = await page.$eval('#log-rows tr:last-child time', (t) => t.getAttribute('datetime'));

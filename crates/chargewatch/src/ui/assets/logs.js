@@ -12,6 +12,8 @@ const FILTER_KEYS = ['site_id', 'station_id', 'connector_id', 'action', 'status'
 const PAGE_SIZE = 100;
 /** The table never holds more rows than this while the live tail runs (the oldest go). */
 export const MAX_ROWS = 500;
+/** The live tail puts at most this many rows into the table per animation frame. */
+const FRAME_ROWS = 50;
 
 /** The API filters of the page's query (the hash), without paging. */
 function apiParams(query) {
@@ -287,7 +289,8 @@ export async function render(container, query) {
     }
   }
 
-  // ---- live tail: items arrive in `pending` and go into the table once per animation frame
+  // ---- live tail: items arrive in `pending` and go into the table once per animation frame,
+  // at most FRAME_ROWS of them per frame, so that a burst never blocks the page for long
   let pending = [];
   let frame = 0;
 
@@ -300,9 +303,13 @@ export async function render(container, query) {
   function flush() {
     frame = 0;
     if (!pending.length) return;
-    const batch = pending.filter((x) => !byId.has(x.id)).sort((a, b) => (key(a) < key(b) ? 1 : -1)).slice(0, MAX_ROWS);
-    pending = [];
+    const all = pending.filter((x) => !byId.has(x.id)).sort((a, b) => (key(a) < key(b) ? 1 : -1)).slice(0, MAX_ROWS);
+    // The oldest slice first: the rest is newer and goes on top in the next frames.
+    const batch = all.slice(-FRAME_ROWS);
+    pending = all.slice(0, -FRAME_ROWS).reverse();
+    if (pending.length) frame = requestAnimationFrame(flush);
     if (!batch.length) return;
+    const burst = all.length >= 50; // highlight only what the eye can follow
     const seen = new Set();
     const top = rows.length ? key(rows[0]) : '';
     const fresh = document.createDocumentFragment();
@@ -315,7 +322,7 @@ export async function render(container, query) {
       if (k > top) {
         newer.push(item);
         const tr = addRow(item);
-        if (batch.length < 50) tr.classList.add('fresh'); // highlight only what the eye can follow
+        if (!burst) tr.classList.add('fresh');
         fresh.append(tr);
         continue;
       }
