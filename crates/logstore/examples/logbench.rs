@@ -5,7 +5,8 @@
 //! Options: `--records N` (1,000,000), `--batch N` (1000), `--queries N` per filter (50),
 //! `--stations N` (1000), `--sites N` (50), `--days N` (3), `--dir PATH` (a fresh temp
 //! dir, deleted at the end unless `--keep`), `--zstd-level N` (3), `--page-size N` (bytes, the
-//! store's default).
+//! store's default), `--station-btree` (new day files with a B-tree station index instead
+//! of postings, as before 2026-12-06).
 
 use chargewatch_logstore::fleet::{generate_batches, FleetConfig, Rng};
 use chargewatch_logstore::{SqliteLogStore, SqliteOptions};
@@ -24,6 +25,7 @@ struct Args {
     keep: bool,
     zstd_level: i32,
     page_size: i64,
+    station_btree: bool,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -38,6 +40,7 @@ fn parse_args() -> Result<Args, String> {
         keep: false,
         zstd_level: 3,
         page_size: SqliteOptions::default().page_size,
+        station_btree: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -54,6 +57,7 @@ fn parse_args() -> Result<Args, String> {
             "--page-size" => a.page_size = num(value()?)? as i64,
             "--dir" => a.dir = Some(PathBuf::from(value()?)),
             "--keep" => a.keep = true,
+            "--station-btree" => a.station_btree = true,
             "--help" | "-h" => return Err("see the doc comment of examples/logbench.rs".into()),
             other => return Err(format!("unknown argument {other}")),
         }
@@ -80,7 +84,12 @@ fn main() {
     };
     let dir = args.dir.clone().unwrap_or_else(|| std::env::temp_dir().join(format!("logbench-{}", std::process::id())));
     let _ = std::fs::remove_dir_all(&dir);
-    let options = SqliteOptions { zstd_level: args.zstd_level, page_size: args.page_size, ..SqliteOptions::default() };
+    let options = SqliteOptions {
+        zstd_level: args.zstd_level,
+        page_size: args.page_size,
+        station_postings: !args.station_btree,
+        ..SqliteOptions::default()
+    };
     let store = SqliteLogStore::open_with(&dir, options.clone()).expect("open store");
     let cfg = FleetConfig {
         stations: args.stations,

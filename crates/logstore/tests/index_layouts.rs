@@ -1,12 +1,13 @@
 //! Day files created before 2026-12-03 (indexes on `(column, k)`) open with this build as
 //! they are, answer every filter of the conformance suite exactly and take more records; a
-//! new day file gets indexes on `(column)` (the rowid `k` implied) and the same schema
-//! version, so that a build from before opens it too (it runs the same queries).
+//! new day file gets indexes on `(column)` (the rowid `k` implied), its station index as
+//! postings (`post`, since 2026-12-06) and the same schema version, so that a build from
+//! before opens it too (it runs the same queries; a station filter reads the table then).
 
 mod common;
 
 use chargewatch_logstore::conformance::filters_match;
-use chargewatch_logstore::{LogStore, SqliteLogStore};
+use chargewatch_logstore::{LogStore, SqliteLogStore, SqliteOptions};
 use rusqlite::Connection;
 use std::path::{Path, PathBuf};
 
@@ -64,7 +65,9 @@ async fn files_of_both_index_layouts_answer_every_filter_and_take_more_records()
     let (old, new) = common::dataset_split_at_last_day();
     let data: Vec<_> = old.iter().chain(&new).cloned().collect();
 
-    SqliteLogStore::open(dir.path()).expect("open").append_blocking(&old).expect("append");
+    // Files with a B-tree station index, as before 2026-12-06.
+    let btree = SqliteOptions { station_postings: false, ..SqliteOptions::default() };
+    SqliteLogStore::open_with(dir.path(), btree).expect("open").append_blocking(&old).expect("append");
     let old_files = common::day_files(dir.path());
     assert!(old_files.len() >= 2, "the older records span several days: {old_files:?}");
     for file in &old_files {
@@ -73,7 +76,9 @@ async fn files_of_both_index_layouts_answer_every_filter_and_take_more_records()
         index_with_k(file);
     }
 
-    let store = SqliteLogStore::open(dir.path()).expect("reopen over files indexed on (column, k)");
+    // The new day's keys go into postings at every append.
+    let postings = SqliteOptions { station_flush: std::time::Duration::ZERO, ..SqliteOptions::default() };
+    let store = SqliteLogStore::open_with(dir.path(), postings).expect("reopen over files indexed on (column, k)");
     store.append_blocking(&new).expect("append to a new day");
     // Records of a day whose file is indexed on (column, k), again: skipped as duplicates.
     store.append_blocking(&old[..old.len().min(50)]).expect("append to a file indexed on (column, k)");
@@ -83,7 +88,14 @@ async fn files_of_both_index_layouts_answer_every_filter_and_take_more_records()
     let added: Vec<PathBuf> = common::day_files(dir.path()).into_iter().filter(|f| !old_files.contains(f)).collect();
     assert_eq!(added.len(), 1, "one new day file");
     assert_eq!(version(&added[0]), 1);
-    assert!(index_columns(&added[0]).contains(&"log_station(station)".to_owned()), "{:?}", index_columns(&added[0]));
+    let columns = index_columns(&added[0]);
+    assert!(!columns.iter().any(|c| c.starts_with("log_station")), "no B-tree station index: {columns:?}");
+    assert!(columns.contains(&"log_site(site)".to_owned()), "{columns:?}");
+    let written: i64 = Connection::open(&added[0])
+        .expect("open")
+        .query_row("SELECT count(*) FROM post", [], |r| r.get(0))
+        .expect("the new file has postings");
+    assert!(written > 0, "the new day's keys are in postings");
 
     assert_eq!(store.stats().await.expect("stats").records, data.len() as u64, "no duplicates, nothing lost");
     filters_match(&store, &data).await;

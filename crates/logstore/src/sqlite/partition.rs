@@ -2,6 +2,7 @@
 //! its readers.
 
 use super::codec::{decode_uid, encode_uid, BodyDecoder, BodyEncoder};
+use super::postings::{self, StationTail};
 use super::zdict;
 use crate::record::{Direction, LogLevel, LogRecord, RecordId};
 use crate::store::StoreError;
@@ -88,6 +89,8 @@ pub(crate) struct Tuning {
     pub synchronous_full: bool,
     pub wal_checkpoint_bytes: i64,
     pub page_size: i64,
+    pub station_postings: bool,
+    pub station_flush: std::time::Duration,
 }
 
 /// The string dictionary of one partition, both ways.
@@ -149,6 +152,9 @@ pub(crate) struct Partition {
     readers: Mutex<Vec<Reader>>,
     pub dict: RwLock<Dict>,
     pub rows: AtomicU64,
+    /// The station index's newest keys, in a file whose station index is postings
+    /// (`postings.rs`); None in a file with a B-tree index on `log (station)`.
+    pub tail: Option<Mutex<StationTail>>,
 }
 
 pub(crate) fn file_name(day: NaiveDate) -> String {
@@ -194,7 +200,7 @@ impl Partition {
             tuning.writer_cache_kib,
         ))
         .map_err(be)?;
-        migrate(&mut conn, &path)?;
+        migrate(&mut conn, &path, tuning.station_postings)?;
         // In pages of this file, which keeps the page size it was created with.
         let page_size: i64 = conn.query_row("PRAGMA page_size", [], |r| r.get(0)).map_err(be)?;
         conn.pragma_update(None, "wal_autocheckpoint", tuning.wal_checkpoint_bytes / page_size.max(512)).map_err(be)?;
@@ -203,6 +209,7 @@ impl Partition {
             .map_err(|e| StoreError::Incompatible(format!("{}: no compression dictionary: {e}", path.display())))?;
         let dict = Dict::load(&conn).map_err(be)?;
         let rows: i64 = conn.query_row("SELECT count(*) FROM log", [], |r| r.get(0)).map_err(be)?;
+        let tail = StationTail::load(&conn).map_err(be)?.map(Mutex::new);
         // The count read a whole index through the cache: none of it is needed for writing.
         conn.execute_batch("PRAGMA shrink_memory").map_err(be)?;
         let enc = BodyEncoder::new(&zdict, tuning.zstd_level).map_err(be)?;
@@ -218,13 +225,18 @@ impl Partition {
             readers: Mutex::new(Vec::new()),
             dict: RwLock::new(dict),
             rows: AtomicU64::new(rows as u64),
+            tail,
         })
     }
 
     /// Gives back the memory of this day's connections: the writer's page cache (refilled
-    /// on demand if late records come) and the idle readers.
+    /// on demand if late records come) and the idle readers; the station keys still in
+    /// memory are written as postings first.
     pub fn release_cache(&self) {
-        if let Some(w) = self.writer.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
+        if let Some(w) = self.writer.lock().unwrap_or_else(|e| e.into_inner()).as_mut() {
+            // On failure the keys stay in memory, where queries find them, and the next
+            // append or opening of the file writes or reads them back.
+            let _ = self.write_tail(&mut w.conn);
             let _ = w.conn.execute_batch("PRAGMA shrink_memory");
         }
         self.readers.lock().unwrap_or_else(|e| e.into_inner()).clear();
@@ -262,7 +274,7 @@ impl Partition {
         let w = guard.as_mut().ok_or_else(|| be("partition was dropped by retention"))?;
         let tx = w.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(be)?;
         let mut new_strings: Vec<(u8, i64, String)> = Vec::new();
-        let result = (|| -> rusqlite::Result<u64> {
+        let result = (|| -> rusqlite::Result<(u64, Vec<(i64, i64)>)> {
             let mut intern = |kind: Kind, s: &str| -> rusqlite::Result<i64> {
                 if let Some(id) = self.dict.read().unwrap_or_else(|e| e.into_inner()).id(kind, s) {
                     return Ok(id);
@@ -280,6 +292,7 @@ impl Partition {
                 Ok(id)
             };
             let mut inserted = 0u64;
+            let mut stored = Vec::with_capacity(records.len());
             let mut one = tx.prepare_cached(&insert_sql(1))?;
             let mut many = tx.prepare_cached(insert_many_sql())?;
             let mut existing = tx.prepare_cached("SELECT uid FROM log WHERE k = ?1")?;
@@ -296,20 +309,34 @@ impl Partition {
                     }
                     n = many.raw_execute()? as u64;
                 }
-                if n < rows.len() as u64 {
+                if n == rows.len() as u64 {
+                    stored.extend(rows.iter().map(|row| (row.station(), row.k)));
+                } else {
                     // A key was taken (a redelivered record or, rarely, another record in
                     // the same millisecond and slot), or the chunk was short: one by one.
+                    // A record found already stored (by the statement above, or before:
+                    // a redelivery) goes to the station index again, which keeps each key once.
                     for row in &rows {
-                        n += row.settle(&mut one, &mut existing)?;
+                        if let Some((k, added)) = row.settle(&mut one, &mut existing)? {
+                            stored.push((row.station(), k));
+                            n += u64::from(added);
+                        }
                     }
                 }
                 inserted += n;
             }
-            Ok(inserted)
+            Ok((inserted, stored))
         })();
-        let inserted = match result {
-            Ok(n) => n,
+        let (inserted, stored) = match result {
+            Ok(done) => done,
             Err(e) => return Err(be(e)), // the transaction rolls back on drop
+        };
+        let update = match &self.tail {
+            Some(tail) => {
+                let tail = tail.lock().unwrap_or_else(|e| e.into_inner());
+                Some(postings::write(&tx, &tail, stored, self.tuning.station_flush).map_err(be)?)
+            }
+            None => None,
         };
         if !new_strings.is_empty() {
             // Readers may see the new rows as soon as COMMIT returns: publish the strings first.
@@ -325,8 +352,22 @@ impl Partition {
             }
             return Err(be(e));
         }
+        if let (Some(tail), Some(update)) = (&self.tail, update) {
+            update.apply(&mut tail.lock().unwrap_or_else(|e| e.into_inner()));
+        }
         self.rows.fetch_add(inserted, Ordering::Relaxed);
         Ok(inserted)
+    }
+
+    /// Writes the station keys waiting in memory as postings (a file with postings).
+    fn write_tail(&self, conn: &mut Connection) -> rusqlite::Result<()> {
+        let Some(tail) = &self.tail else { return Ok(()) };
+        let mut tail = tail.lock().unwrap_or_else(|e| e.into_inner());
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let update = postings::write(&tx, &tail, Vec::new(), std::time::Duration::ZERO)?;
+        tx.commit()?;
+        update.apply(&mut tail);
+        Ok(())
     }
 
     /// Deletes the rows older than `k`; returns how many.
@@ -334,6 +375,9 @@ impl Partition {
         let mut guard = self.writer.lock().unwrap_or_else(|e| e.into_inner());
         let w = guard.as_mut().ok_or_else(|| be("partition was dropped by retention"))?;
         let n = w.conn.execute("DELETE FROM log WHERE k < ?1", [k]).map_err(be)? as u64;
+        if self.tail.is_some() {
+            w.conn.execute("DELETE FROM post WHERE hi < ?1", [k]).map_err(be)?;
+        }
         let _ = w.conn.execute_batch("PRAGMA wal_checkpoint(PASSIVE)");
         self.rows.fetch_sub(n.min(self.rows.load(Ordering::Relaxed)), Ordering::Relaxed);
         Ok(n)
@@ -480,29 +524,35 @@ impl Row {
         st.raw_bind_parameter(offset + 14, &self.body)
     }
 
+    /// The station's dictionary id.
+    fn station(&self) -> i64 {
+        self.strings[0].expect("every record has a station")
+    }
+
     /// Stores this row alone: at its key, or at the next free slot of its millisecond when
     /// another record holds the key; nothing when the record is already stored. Returns
-    /// how many rows were added (0 or 1).
+    /// the key of the record's row and whether this call added it (None: every slot of
+    /// the millisecond is taken).
     fn settle(
         &self,
         one: &mut rusqlite::Statement<'_>,
         existing: &mut rusqlite::Statement<'_>,
-    ) -> rusqlite::Result<u64> {
+    ) -> rusqlite::Result<Option<(i64, bool)>> {
         let base = self.k & !SLOT_MASK;
         let mut slot = self.k & SLOT_MASK;
         for _probe in 0..=SLOT_MASK {
             let k = base | slot;
             self.bind(one, 0, k)?;
             if one.raw_execute()? == 1 {
-                return Ok(1);
+                return Ok(Some((k, true)));
             }
             let there: Vec<u8> = existing.query_row([k], |row| row.get(0))?;
             if decode_uid(&there, self.ts) == Some(self.id) {
-                return Ok(0); // already stored: redelivery
+                return Ok(Some((k, false))); // already stored
             }
             slot = (slot + 1) & SLOT_MASK;
         }
-        Ok(0)
+        Ok(None)
     }
 }
 
@@ -545,8 +595,9 @@ pub(crate) fn direction_of(code: i64) -> Direction {
     }
 }
 
-/// Brings the file to the current schema version.
-fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
+/// Brings the file to the current schema version; a new file gets a station index of
+/// postings when `postings` (`postings.rs`), else a B-tree index on `log (station)`.
+fn migrate(conn: &mut Connection, path: &Path, postings: bool) -> Result<(), StoreError> {
     let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(be)?;
     if version > schema_version() {
         return Err(StoreError::Incompatible(format!(
@@ -560,6 +611,9 @@ fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
         tx.execute_batch(sql).map_err(be)?;
         if i == 0 {
             tx.execute("INSERT INTO meta (key, value) VALUES ('zdict', ?1)", [zdict::builtin()]).map_err(be)?;
+            if postings {
+                StationTail::create(&tx).map_err(be)?;
+            }
         }
         tx.execute_batch(&format!("PRAGMA user_version = {}", i + 1)).map_err(be)?;
         tx.commit().map_err(be)?;
