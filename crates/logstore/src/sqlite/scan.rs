@@ -351,10 +351,16 @@ fn scan_keys(
         let conn: &Connection = conn;
         // The tail first, then the postings: a flush in between puts keys in both.
         let (tail, mark) = tail.lock().unwrap_or_else(|e| e.into_inner()).snapshot(station, lo, hi);
-        let straddler = conn
-            .prepare_cached(STRADDLER_SQL)
-            .and_then(|mut st| st.query_row(rusqlite::params![station, hi], |r| Ok((r.get(0)?, r.get(1)?))).optional())
-            .map_err(be)?;
+        // Every posting ends at or below the watermark: above it, none can straddle `hi`.
+        let straddler = if hi > mark {
+            None
+        } else {
+            conn.prepare_cached(STRADDLER_SQL)
+                .and_then(|mut st| {
+                    st.query_row(rusqlite::params![station, hi], |r| Ok((r.get(0)?, r.get(1)?))).optional()
+                })
+                .map_err(be)?
+        };
         let mut postings = conn.prepare_cached(POSTINGS_SQL).map_err(be)?;
         let rows = postings.query(rusqlite::params![station, lo, hi]).map_err(be)?;
         let mut keys = StationKeys::new(tail, mark, (lo, hi), straddler, rows).map_err(be)?;
