@@ -12,11 +12,13 @@
 //! - Every row of `log` with a key above the watermark (`meta.post_mark`) is in the tail,
 //!   and no posting holds such a key. On open the tail is rebuilt from those rows, so a
 //!   crash loses nothing the postings need.
-//! - Every row with a key at or below the watermark is in exactly one posting. A *late*
-//!   record (its key at or below the watermark when it is stored) gets a posting of its
-//!   own key in its own commit.
-//! - Postings written by one flush cover disjoint key ranges per station; a late posting
-//!   covers one key. So at most one posting that is not a late one straddles any key.
+//! - Every row with a key at or below the watermark is in a posting. A *late* record (its
+//!   key at or below the watermark when it is stored) gets a posting of its own key in its
+//!   own commit. A redelivered record may put its key in the index twice; readers return
+//!   each key once ([`StationKeys::next_key`]).
+//! - A flush writes each station's keys between the previous watermark and the new one, so
+//!   a station's flushed postings cover disjoint key ranges, and a late posting covers one
+//!   key: at most one posting straddles any key.
 
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 use std::collections::BinaryHeap;
