@@ -463,9 +463,10 @@ async function main() {
     const burst = [];
     for (let i = 0; i < 600; i++) burst.push(b.status(1, i % 2 ? 'Charging' : 'SuspendedEV', 'NoError', { info: `burst-${i}` }).catch(() => {}));
     // Measure the main thread while rows stream in: its long tasks (the page's own work done
-    // at one go, which the UI bounds by rendering at most FRAME_ROWS rows per frame) and the
-    // worst gap between timers (that also counts the time the renderer waited for a core,
-    // which on two cores shared with the server and this script says more about the machine).
+    // at one go: a frame's script, style, layout and paint; the UI adds at most FRAME_ROWS
+    // rows per frame) and the worst gap between timers (that also counts the time the
+    // renderer waited for a core, which on two cores shared with the server and this script
+    // says more about the machine).
     await page.evaluate(() => { window.__lt = []; new PerformanceObserver((l) => { for (const e of l.getEntries()) window.__lt.push(Math.round(e.duration)); }).observe({ type: 'longtask' }); });
     const stalls = await page.evaluate(async () => {
       let worst = 0;
