@@ -58,7 +58,8 @@ pub(crate) struct Body {
     pub raw: String,
 }
 
-fn put_varint(out: &mut Vec<u8>, mut v: u64) {
+/// LEB128: 7 bits a byte, low bits first (also the station postings' keys, `postings.rs`).
+pub(super) fn put_varint(out: &mut Vec<u8>, mut v: u64) {
     while v >= 0x80 {
         out.push((v as u8) | 0x80);
         v >>= 7;
@@ -66,7 +67,7 @@ fn put_varint(out: &mut Vec<u8>, mut v: u64) {
     out.push(v as u8);
 }
 
-fn get_varint(buf: &[u8], pos: &mut usize) -> Option<u64> {
+pub(super) fn get_varint(buf: &[u8], pos: &mut usize) -> Option<u64> {
     let mut v = 0u64;
     for shift in (0..64).step_by(7) {
         let b = *buf.get(*pos)?;

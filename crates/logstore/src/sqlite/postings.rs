@@ -20,6 +20,7 @@
 //!   a station's flushed postings cover disjoint key ranges, and a late posting covers one
 //!   key: at most one posting straddles any key.
 
+use super::codec::{get_varint, put_varint};
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 use std::collections::BinaryHeap;
 use std::time::{Duration, Instant};
@@ -163,17 +164,8 @@ pub(crate) fn encode(keys_newest_first: &[i64]) -> Vec<u8> {
     let mut out = Vec::with_capacity(keys_newest_first.len() * 4);
     let mut prev = keys_newest_first.first().copied().unwrap_or(0);
     for &k in keys_newest_first {
-        let mut d = prev.wrapping_sub(k) as u64;
+        put_varint(&mut out, prev.wrapping_sub(k) as u64);
         prev = k;
-        loop {
-            let byte = (d & 0x7f) as u8;
-            d >>= 7;
-            if d == 0 {
-                out.push(byte);
-                break;
-            }
-            out.push(byte | 0x80);
-        }
     }
     out
 }
@@ -181,20 +173,12 @@ pub(crate) fn encode(keys_newest_first: &[i64]) -> Vec<u8> {
 /// The keys of a posting whose newest key is `hi`; None when the blob is malformed.
 pub(crate) fn decode(hi: i64, ks: &[u8]) -> Option<Vec<i64>> {
     let mut keys = Vec::with_capacity(ks.len() / 3);
-    let (mut prev, mut d, mut shift) = (hi, 0u64, 0u32);
-    for &b in ks {
-        if shift > 63 {
-            return None;
-        }
-        d |= u64::from(b & 0x7f) << shift;
-        shift += 7;
-        if b & 0x80 == 0 {
-            prev = prev.wrapping_sub(d as i64);
-            keys.push(prev);
-            (d, shift) = (0, 0);
-        }
+    let (mut prev, mut pos) = (hi, 0);
+    while pos < ks.len() {
+        prev = prev.wrapping_sub(get_varint(ks, &mut pos)? as i64);
+        keys.push(prev);
     }
-    (shift == 0).then_some(keys)
+    Some(keys)
 }
 
 /// The keys of one station in `[lo, hi)`, newest first: the tail's, then the postings'
