@@ -185,3 +185,54 @@ async fn meter_values_are_kept_alike_on_the_fast_path_and_the_usual_way() {
     }
     s.stop().await;
 }
+
+/// The status history keeps changes: a StatusNotification that repeats the connector's
+/// status and error code adds no row, and each connector's list starts with the change in
+/// effect when the window opens.
+#[tokio::test(flavor = "multi_thread")]
+async fn status_history_keeps_changes_and_the_status_in_effect_at_the_window_start() {
+    let s = start("status-history").await;
+    let api = Api::new(&s);
+    api.site_with("s1", "info", &["CP-H"]).await;
+    let mut cp = connect(&s, "CP-H").await;
+    cp.boot().await;
+    let at = |hours_ago: i64| (chrono::Utc::now() - chrono::Duration::hours(hours_ago)).to_rfc3339();
+    let status = |c: i64, status: &str, error: &str, when: String| json!({"connectorId": c, "status": status, "errorCode": error, "timestamp": when});
+    for (c, st, err, hours_ago) in [
+        (1, "Available", "NoError", 30),
+        (1, "Available", "NoError", 28),
+        (2, "Faulted", "GroundFailure", 26),
+        (1, "Charging", "NoError", 5),
+        (1, "Charging", "NoError", 4),
+        (1, "Charging", "NoError", 3),
+        (2, "Faulted", "HighTemperature", 2),
+        (1, "Available", "NoError", 1),
+    ] {
+        assert_eq!(cp.ok("StatusNotification", status(c, st, err, at(hours_ago))).await, json!({}));
+    }
+    let history = api.get("/api/v1/stations/CP-H/status-history?hours=24").await;
+    let seen: Vec<(i64, &str, &str)> = history
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (c["connector_id"].as_i64().unwrap(), c["status"].as_str().unwrap(), c["error_code"].as_str().unwrap())
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            (1, "Available", "NoError"),
+            (2, "Faulted", "GroundFailure"),
+            (1, "Charging", "NoError"),
+            (2, "Faulted", "HighTemperature"),
+            (1, "Available", "NoError"),
+        ],
+        "repeats are not changes; the first row of each connector is the one in effect 24 hours ago: {history}"
+    );
+    let first = chrono::DateTime::parse_from_rfc3339(history[0]["at"].as_str().unwrap()).unwrap();
+    assert!(chrono::Utc::now() - first.to_utc() > chrono::Duration::hours(29), "the first change, 30 hours ago");
+    let station = api.get("/api/v1/stations/CP-H").await;
+    assert_eq!(station["connectors"][1]["error_code"], "HighTemperature", "the current status is the last one");
+    s.stop().await;
+}

@@ -187,6 +187,10 @@ pub fn touch(c: &Connection, id: &str) -> Result<()> {
 }
 
 #[allow(clippy::too_many_arguments)]
+/// Keeps a StatusNotification: the connector's current status, and a row of its history
+/// when the status or the error code changed (a notification that repeats the connector's
+/// current status is not a change: chargers repeat them after every reconnect, and some on a
+/// timer; each would cost a history row and an index entry in that station's leaf).
 pub fn record_status(
     c: &mut Connection,
     id: &str,
@@ -202,6 +206,10 @@ pub fn record_status(
     let at_ms = at.map(|t| t.timestamp_millis()).unwrap_or(now);
     // Atomic through the caller: `StateStore::run` runs every job in a savepoint of its own.
     let tx = c;
+    let before: Option<(String, String)> = tx
+        .prepare_cached("SELECT status, error_code FROM connectors WHERE station_id=?1 AND connector_id=?2")?
+        .query_row(params![id, connector_id], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?;
     tx.prepare_cached("INSERT INTO connectors (station_id, connector_id, status, error_code, info, vendor_id, vendor_error_code, status_timestamp, updated_at)
          VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9)
          ON CONFLICT(station_id, connector_id) DO UPDATE SET status=excluded.status, error_code=excluded.error_code,
@@ -209,6 +217,9 @@ pub fn record_status(
          status_timestamp=excluded.status_timestamp, updated_at=excluded.updated_at")?.execute(
         params![id, connector_id, status, error_code, info, vendor_id, vendor_error_code, at_ms, now],
     )?;
+    if before.is_some_and(|(s, e)| s == status && e == error_code) {
+        return Ok(());
+    }
     tx.prepare_cached(
         "INSERT INTO status_history (station_id, connector_id, status, error_code, at) VALUES (?1,?2,?3,?4,?5)",
     )?
@@ -225,20 +236,37 @@ pub struct StatusChange {
     pub at: DateTime<Utc>,
 }
 
+/// The station's status changes since `since`, oldest first, each connector's list led by
+/// the change in effect at `since` (the last one before it, when there is one), so that a
+/// timeline knows every connector's status from its first instant.
 pub fn status_history(c: &Connection, id: &str, since: DateTime<Utc>) -> Result<Vec<StatusChange>> {
-    rows(
+    let since = since.timestamp_millis();
+    let change = |r: &Row| {
+        Ok(StatusChange {
+            connector_id: r.get(0)?,
+            status: r.get(1)?,
+            error_code: r.get(2)?,
+            at: ts(r.get(3)?).unwrap_or_default(),
+        })
+    };
+    let mut out = Vec::new();
+    let connectors: Vec<i64> =
+        rows(c, "SELECT connector_id FROM connectors WHERE station_id=?1 ORDER BY connector_id", [id], |r| r.get(0))?;
+    let mut in_effect = c.prepare_cached(
+        "SELECT connector_id, status, error_code, at FROM status_history
+         WHERE station_id=?1 AND connector_id=?2 AND at<?3 ORDER BY at DESC LIMIT 1",
+    )?;
+    for connector_id in connectors {
+        out.extend(in_effect.query_row(params![id, connector_id, since], change).optional()?);
+    }
+    out.extend(rows(
         c,
         "SELECT connector_id, status, error_code, at FROM status_history WHERE station_id=?1 AND at>=?2 ORDER BY at",
-        params![id, since.timestamp_millis()],
-        |r| {
-            Ok(StatusChange {
-                connector_id: r.get(0)?,
-                status: r.get(1)?,
-                error_code: r.get(2)?,
-                at: ts(r.get(3)?).unwrap_or_default(),
-            })
-        },
-    )
+        params![id, since],
+        change,
+    )?);
+    out.sort_by_key(|s| s.at);
+    Ok(out)
 }
 
 pub fn record_diagnostics_status(c: &Connection, id: &str, status: &str) -> Result<()> {

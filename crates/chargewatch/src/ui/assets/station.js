@@ -66,12 +66,14 @@ function timeline(connectorId, changes, current, now) {
     svg('title', {}, `${s.status}${s.errorCode && s.errorCode !== 'NoError' ? ` (${s.errorCode})` : ''}: ${fmtTimeShort(new Date(s.from).toISOString())} – ${fmtTimeShort(new Date(s.to).toISOString())} UTC, ${duration(s.to - s.from)}`))),
   ticks);
   const used = [...new Set(segs.map((s) => s.status))];
+  // The first change may be the one in effect when the window starts: a segment, not a change of the last 24 hours.
+  const inWindow = changes.filter((c) => Date.parse(c.at) >= start);
   return h('figure', { class: 'timeline-box', dataset: { connector: connectorId } },
     h('figcaption', {}, connectorId === 0 ? 'Station (connector 0)' : `Connector ${connectorId}`),
     chart,
     h('ul', { class: 'legend' }, used.map((s) => h('li', {}, h('span', { class: `swatch swatch-${s}`, 'aria-hidden': 'true' }), s))),
-    changes.length ? h('details', {}, h('summary', {}, `${changes.length} status change${changes.length === 1 ? '' : 's'} as a list`),
-      h('ul', { class: 'changes' }, changes.map((c) => h('li', {}, timeEl(c.at, true), ' ', c.status, c.error_code !== 'NoError' ? ` (${c.error_code})` : ''))))
+    inWindow.length ? h('details', {}, h('summary', {}, `${inWindow.length} status change${inWindow.length === 1 ? '' : 's'} as a list`),
+      h('ul', { class: 'changes' }, inWindow.map((c) => h('li', {}, timeEl(c.at, true), ' ', c.status, c.error_code !== 'NoError' ? ` (${c.error_code})` : ''))))
       : h('p', { class: 'muted small' }, 'No status change in the last 24 hours.'));
 }
 
