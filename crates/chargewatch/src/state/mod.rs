@@ -11,6 +11,7 @@ pub mod credentials;
 mod durable;
 mod migrations;
 pub mod profiles;
+mod sampled;
 pub mod sites;
 pub mod stations;
 pub mod transactions;

@@ -1,7 +1,8 @@
 //! Id tags, transactions and meter values.
 
+use super::sampled;
 use super::{now_ms, rows, ts, Result, StateError};
-use chargewatch_ocpp::messages::{sampled_values_json, SampledValue};
+use chargewatch_ocpp::messages::SampledValue;
 use chrono::{DateTime, Utc};
 use rusqlite::{params, Connection, OptionalExtension, Row};
 use serde::{Deserialize, Serialize};
@@ -200,27 +201,32 @@ fn json_text(v: &impl Serialize) -> String {
     serde_json::to_string(v).expect("a JSON value or a typed message always serializes")
 }
 
-/// A `meterValue` element's `sampledValue` array, as the JSON text a meter-value row keeps.
-pub trait SampledValuesJson {
-    fn json(&self) -> String;
+/// A `meterValue` element's `sampledValue` array, as a meter-value row keeps it: compact
+/// ([`super::sampled`]).
+pub trait SampledValuesCell {
+    fn cell(&self) -> rusqlite::types::Value;
 }
 
-impl SampledValuesJson for &serde_json::Value {
-    fn json(&self) -> String {
-        json_text(self)
+/// A validated payload's array, kept compact; as its JSON text if it is not one (which
+/// validation rules out).
+impl SampledValuesCell for &serde_json::Value {
+    fn cell(&self) -> rusqlite::types::Value {
+        match Vec::<SampledValue>::deserialize(*self) {
+            Ok(values) => rusqlite::types::Value::Blob(sampled::encode(&values)),
+            Err(_) => rusqlite::types::Value::Text(json_text(self)),
+        }
     }
 }
 
-/// The same text as `serde_json::to_string`, written without escaping the enumerations.
-impl SampledValuesJson for &Vec<SampledValue> {
-    fn json(&self) -> String {
-        sampled_values_json(self)
+impl SampledValuesCell for &Vec<SampledValue> {
+    fn cell(&self) -> rusqlite::types::Value {
+        rusqlite::types::Value::Blob(sampled::encode(self))
     }
 }
 
 /// Keeps each `meterValue` element of a MeterValues (or transactionData) payload: its time
 /// and its `sampledValue` array, as JSON (`serde_json::Value`) or typed (`Vec<SampledValue>`).
-pub fn add_meter_values<S: SampledValuesJson>(
+pub fn add_meter_values<S: SampledValuesCell>(
     c: &mut Connection,
     station_id: &str,
     connector_id: i64,
@@ -232,7 +238,7 @@ pub fn add_meter_values<S: SampledValuesJson>(
         "INSERT INTO meter_values (station_id, connector_id, transaction_id, timestamp, sampled_value) VALUES (?1,?2,?3,?4,?5)",
     )?;
     for (at, sampled) in values {
-        st.execute(params![station_id, connector_id, transaction_id, at.timestamp_millis(), sampled.json()])?;
+        st.execute(params![station_id, connector_id, transaction_id, at.timestamp_millis(), sampled.cell()])?;
     }
     Ok(())
 }
@@ -247,12 +253,11 @@ pub struct MeterValueRow {
 
 pub fn meter_values_of_transaction(c: &Connection, transaction_id: i64) -> Result<Vec<MeterValueRow>> {
     rows(c, "SELECT connector_id, transaction_id, timestamp, sampled_value FROM meter_values WHERE transaction_id=?1 ORDER BY timestamp", [transaction_id], |r| {
-            let sv: String = r.get(3)?;
             Ok(MeterValueRow {
                 connector_id: r.get(0)?,
                 transaction_id: r.get(1)?,
                 timestamp: ts(r.get(2)?).unwrap_or_default(),
-                sampled_value: serde_json::from_str(&sv).unwrap_or_default(),
+                sampled_value: sampled::sampled_values_from_cell(r.get_ref(3)?),
             })
         })
 }

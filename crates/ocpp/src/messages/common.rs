@@ -51,8 +51,8 @@ pub(crate) fn de_meter_values<'de, D: serde::Deserializer<'de>>(d: D) -> Result<
 
 /// One `sampledValue`. `value` is a string on the wire (it may be signed data).
 ///
-/// [`sampled_values_json`] writes the same JSON as this type's `Serialize` by hand: a new
-/// field goes into both (and into their test).
+/// The state store keeps these in a compact form of its own (`chargewatch::state::sampled`):
+/// a new field goes there too.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SampledValue {
@@ -88,56 +88,6 @@ impl SampledValue {
             return None;
         }
         self.value.trim().parse().ok().filter(|x: &f64| x.is_finite())
-    }
-}
-
-/// `serde_json::to_string(values)`, written by hand: the same text, byte for byte
-/// (`sampled_values_json_is_serde_json_s_text`). The enumerations' spellings need no
-/// escaping, so only `value` goes through `serde_json`'s string escaper, and only when it
-/// holds a character that needs one. The state store keeps every MeterValues' sampled
-/// values as this text; through `serde_json` it cost ~7,900 instructions per MeterValues of
-/// four sampled values, most of them escaping strings that never need it.
-pub fn sampled_values_json(values: &[SampledValue]) -> String {
-    let mut out = String::with_capacity(values.len() * 112 + 2);
-    out.push('[');
-    for (i, v) in values.iter().enumerate() {
-        if i > 0 {
-            out.push(',');
-        }
-        out.push_str("{\"value\":");
-        push_json_str(&mut out, &v.value);
-        let fields = [
-            ("context", v.context.map(ReadingContext::as_str)),
-            ("format", v.format.map(ValueFormat::as_str)),
-            ("measurand", v.measurand.map(Measurand::as_str)),
-            ("phase", v.phase.map(Phase::as_str)),
-            ("location", v.location.map(Location::as_str)),
-            ("unit", v.unit.map(UnitOfMeasure::as_str)),
-        ];
-        for (name, spelling) in fields {
-            if let Some(spelling) = spelling {
-                out.push_str(",\"");
-                out.push_str(name);
-                out.push_str("\":\"");
-                out.push_str(spelling);
-                out.push('"');
-            }
-        }
-        out.push('}');
-    }
-    out.push(']');
-    out
-}
-
-/// `s` as a JSON string; `serde_json` escapes it when it holds `"`, `\\` or a control
-/// character.
-fn push_json_str(out: &mut String, s: &str) {
-    if s.bytes().any(|b| b == b'"' || b == b'\\' || b < 0x20) {
-        out.push_str(&serde_json::to_string(s).expect("a string always serializes"));
-    } else {
-        out.push('"');
-        out.push_str(s);
-        out.push('"');
     }
 }
 
@@ -204,50 +154,4 @@ pub struct AuthorizationData {
     pub id_tag: IdToken,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub id_tag_info: Option<IdTagInfo>,
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// The `n`th value of an enumeration's `ALL`, or none for one step in `ALL.len() + 1`.
-    fn pick<T: Copy>(all: &[T], n: usize) -> Option<T> {
-        all.get(n % (all.len() + 1)).copied()
-    }
-
-    #[test]
-    fn sampled_values_json_is_serde_json_s_text() {
-        let texts = [
-            "12345.6",
-            "",
-            "-0.5",
-            "a \"quoted\" value",
-            "back\\slash",
-            "tab\there",
-            "nul\u{0}",
-            "\u{1f}",
-            "del\u{7f}",
-            "é ✓ 😀",
-            "</script>",
-        ];
-        let mut values = Vec::new();
-        for n in 0..600 {
-            values.push(SampledValue {
-                value: texts[n % texts.len()].to_owned(),
-                context: pick(ReadingContext::ALL, n),
-                format: pick(ValueFormat::ALL, n / 3),
-                measurand: pick(Measurand::ALL, n / 2),
-                phase: pick(Phase::ALL, n / 5),
-                location: pick(Location::ALL, n / 7),
-                unit: pick(UnitOfMeasure::ALL, n / 11),
-            });
-        }
-        for len in [0, 1, 4] {
-            for chunk in values.chunks(len.max(1)).take(200) {
-                let chunk = &chunk[..len.min(chunk.len())];
-                assert_eq!(sampled_values_json(chunk), serde_json::to_string(chunk).unwrap());
-            }
-        }
-        assert_eq!(sampled_values_json(&values), serde_json::to_string(&values).unwrap());
-    }
 }
