@@ -58,6 +58,24 @@ struct Flood {
     over: u32,
 }
 
+/// When a frame arrived: wall-clock time for its log record, monotonic time for its
+/// answer's latency, each read once per frame.
+#[derive(Clone, Copy)]
+struct Received {
+    at: chrono::DateTime<Utc>,
+    started: Instant,
+}
+
+impl Received {
+    /// The answer's log time (the arrival plus the monotonic time since, without a second
+    /// wall-clock reading) and its latency in milliseconds.
+    fn answered_at(self) -> (chrono::DateTime<Utc>, u32) {
+        let elapsed = self.started.elapsed();
+        let at = self.at + chrono::TimeDelta::from_std(elapsed).unwrap_or_default();
+        (at, u32::try_from(elapsed.as_millis()).unwrap_or(u32::MAX))
+    }
+}
+
 /// Why a connection ended.
 struct Ended {
     code: Option<u16>,
@@ -76,7 +94,7 @@ struct Conn {
 
 pub(super) async fn run(gw: Gateway, station_id: String, admission: Admission, socket: WebSocket) {
     let remote = admission.remote;
-    let reg = gw.registry.register(&station_id, gw.config.command_queue);
+    let reg = gw.registry.register(&station_id, gw.config.command_queue, &gw.config.shutdown);
     let conn_id = reg.conn_id;
     let mut obs = gw.observe.observe(&station_id);
     obs.event(ConnectionEvent {
@@ -123,17 +141,19 @@ impl Conn {
     async fn serve(&mut self, mut stream: SplitStream<WebSocket>, mut reg: Registration) -> Ended {
         let cfg = self.gw.config.clone();
         let mut ping = tokio::time::interval_at(Instant::now() + cfg.ping_interval, cfg.ping_interval);
-        // Made once: a fresh `cancelled()` in every turn of the loop joined and left each
-        // token's waiter list (a lock each way) for every frame.
-        let shutdown = cfg.shutdown.clone().cancelled_owned();
-        let replaced = reg.replaced.clone().cancelled_owned();
-        tokio::pin!(shutdown, replaced);
+        // Made once: a fresh `cancelled()` in every turn of the loop joined and left the
+        // token's waiter list (a lock each way) for every frame. One token for both reasons
+        // to end (a child of the shutdown token): each poll of it takes the token's lock.
+        let ended = reg.replaced.clone().cancelled_owned();
+        tokio::pin!(ended);
         loop {
             let deadline = self.outstanding.as_ref().map(|o| o.deadline);
             tokio::select! {
                 biased;
-                _ = &mut shutdown => return self.close(1001, "server shutting down").await,
-                _ = &mut replaced => return self.close(1000, "replaced by a new connection").await,
+                _ = &mut ended => return match cfg.shutdown.is_cancelled() {
+                    true => self.close(1001, "server shutting down").await,
+                    false => self.close(1000, "replaced by a new connection").await,
+                },
                 msg = stream.next() => {
                     self.awaiting_pong = false;
                     if let Some(ended) = self.on_message(msg).await {
@@ -198,32 +218,34 @@ impl Conn {
     }
 
     async fn on_text(&mut self, text: &str) -> Option<Ended> {
-        let at = Utc::now();
+        // The frame's two clock readings: its time in the log, and the start of its answer's
+        // latency. The answer's log time is derived from both (`Received::answered_at`).
+        let got = Received { at: Utc::now(), started: Instant::now() };
         if let Some(call) = self.fast_call(text) {
-            if !self.flood.bucket.take(Instant::now().into_std()) {
-                return self.over_rate_limit(at, text, Frame::decode(text)).await;
+            if !self.flood.bucket.take(got.started.into_std()) {
+                return self.over_rate_limit(got, text, Frame::decode(text)).await;
             }
-            self.on_meter_values(at, text, call).await;
+            self.on_meter_values(got, text, call).await;
             return None;
         }
         let decoded = Frame::decode(text);
         let answers_ours = matches!(&decoded, Ok(f) if f.message_type() != MessageType::Call
             && self.outstanding.as_ref().is_some_and(|o| o.unique_id == f.unique_id()));
-        if !answers_ours && !self.flood.bucket.take(Instant::now().into_std()) {
-            return self.over_rate_limit(at, text, decoded).await;
+        if !answers_ours && !self.flood.bucket.take(got.started.into_std()) {
+            return self.over_rate_limit(got, text, decoded).await;
         }
-        self.on_frame(at, text, decoded).await;
+        self.on_frame(got, text, decoded).await;
         None
     }
 
     /// A frame over the rate limit: refused, and counted towards closing the connection.
     async fn over_rate_limit(
         &mut self,
-        at: chrono::DateTime<Utc>,
+        got: Received,
         text: &str,
         decoded: Result<Frame, chargewatch_ocpp::FrameError>,
     ) -> Option<Ended> {
-        let now = Instant::now();
+        let (at, now) = (got.at, got.started);
         if now.duration_since(self.flood.window_start) >= FLOOD_WINDOW {
             self.flood.window_start = now;
             self.flood.over = 0;
@@ -251,12 +273,8 @@ impl Conn {
         None
     }
 
-    async fn on_frame(
-        &mut self,
-        at: chrono::DateTime<Utc>,
-        text: &str,
-        decoded: Result<Frame, chargewatch_ocpp::FrameError>,
-    ) {
+    async fn on_frame(&mut self, got: Received, text: &str, decoded: Result<Frame, chargewatch_ocpp::FrameError>) {
+        let at = got.at;
         let frame = match decoded {
             Ok(frame) if text.len() > self.gw.config.max_frame_bytes => {
                 let why = format!(
@@ -281,13 +299,13 @@ impl Conn {
             }
         };
         match frame {
-            Frame::Call { .. } => self.on_call(at, text, frame).await,
+            Frame::Call { .. } => self.on_call(got, text, frame).await,
             _ => self.on_response(at, text, &frame),
         }
     }
 
-    async fn on_call(&mut self, at: chrono::DateTime<Utc>, text: &str, frame: Frame) {
-        let started = Instant::now();
+    async fn on_call(&mut self, got: Received, text: &str, frame: Frame) {
+        let at = got.at;
         let Frame::Call { unique_id: uid, action, payload } = &frame else { return };
         let known = action.parse::<Action>().ok();
         let check = match known {
@@ -307,7 +325,7 @@ impl Conn {
         let Frame::Call { unique_id, payload, .. } = frame else { return };
         let payload = Arc::new(payload);
         let answer = self.gw.handler.handle(&self.station_id, action, payload.clone()).await;
-        self.answer(unique_id, action, CallPayload::Json(&payload), answer, started).await;
+        self.answer(unique_id, action, CallPayload::Json(&payload), answer, got).await;
     }
 
     /// A frame the MeterValues fast path takes: within the size limit and decoded by it.
@@ -320,13 +338,12 @@ impl Conn {
 
     /// A MeterValues CALL the fast path decoded: valid already, handled as [`Conn::on_call`]
     /// handles a valid CALL.
-    async fn on_meter_values(&mut self, at: chrono::DateTime<Utc>, text: &str, call: MeterValuesCall) {
-        let started = Instant::now();
-        self.log_in(at, text, Ok(Decoded::MeterValues(&call)), Some(Action::MeterValues), None);
+    async fn on_meter_values(&mut self, got: Received, text: &str, call: MeterValuesCall) {
+        self.log_in(got.at, text, Ok(Decoded::MeterValues(&call)), Some(Action::MeterValues), None);
         let MeterValuesCall { unique_id, request } = call;
         let request = Arc::new(request);
         let answer = self.gw.handler.handle_meter_values(&self.station_id, request.clone()).await;
-        self.answer(unique_id, Action::MeterValues, CallPayload::MeterValues(&request), answer, started).await;
+        self.answer(unique_id, Action::MeterValues, CallPayload::MeterValues(&request), answer, got).await;
     }
 
     /// Sends the handler's answer to a CALL.
@@ -336,14 +353,14 @@ impl Conn {
         action: Action,
         request: CallPayload<'_>,
         answer: Result<Value, CallFailure>,
-        started: Instant,
+        got: Received,
     ) {
-        let latency = started.elapsed().as_millis() as u32;
+        let (at, latency) = got.answered_at();
         let reply = match answer {
             Ok(result) => Frame::CallResult { unique_id, payload: result },
             Err(f) => Frame::call_error(&unique_id, f.code, f.description),
         };
-        self.send_frame(&reply, Some(action), Some(request), Some(latency)).await;
+        self.send_frame_at(at, &reply, Some(action), Some(request), Some(latency)).await;
     }
 
     fn on_response(&mut self, at: chrono::DateTime<Utc>, text: &str, frame: &Frame) {
@@ -419,9 +436,21 @@ impl Conn {
         request: Option<CallPayload<'_>>,
         latency_ms: Option<u32>,
     ) {
+        self.send_frame_at(Utc::now(), frame, action, request, latency_ms).await;
+    }
+
+    /// [`Conn::send_frame`] with the time its log record gets.
+    async fn send_frame_at(
+        &mut self,
+        at: chrono::DateTime<Utc>,
+        frame: &Frame,
+        action: Option<Action>,
+        request: Option<CallPayload<'_>>,
+        latency_ms: Option<u32>,
+    ) {
         let text = frame.encode();
         self.obs.frame(FrameEvent {
-            at: Utc::now(),
+            at,
             direction: Direction::Out,
             raw: &text,
             frame: Ok(Decoded::Frame(frame)),

@@ -49,15 +49,18 @@ pub struct Registry {
 pub(crate) struct Registration {
     pub conn_id: u64,
     pub commands: mpsc::Receiver<Command>,
+    /// Cancelled when a new connection of the station replaces this one, or at shutdown.
     pub replaced: CancellationToken,
 }
 
 impl Registry {
     /// Registers a new connection for `station_id`, replacing (and cancelling) any earlier one.
-    pub(crate) fn register(&self, station_id: &str, queue: usize) -> Registration {
+    /// Its token is a child of `shutdown`: one token tells the connection to end, for either
+    /// reason.
+    pub(crate) fn register(&self, station_id: &str, queue: usize, shutdown: &CancellationToken) -> Registration {
         let conn_id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let (tx, rx) = mpsc::channel(queue.max(1));
-        let replaced = CancellationToken::new();
+        let replaced = shutdown.child_token();
         let entry = Entry { conn_id, commands: tx, replaced: replaced.clone() };
         let old = self.lock().insert(station_id.to_string(), entry);
         if let Some(old) = old {
