@@ -286,7 +286,8 @@ async function main() {
   const hoursAgo = (h) => new Date(Date.now() - h * 3600_000).toISOString();
   assert((await call('PUT', '/api/v1/id-tags/ABC12345', { status: 'Accepted' })).status === 200, 'id tag');
   await b.status(1, 'Available', 'NoError', { timestamp: hoursAgo(22) });
-  await b.status(2, 'Available', 'NoError', { timestamp: hoursAgo(22) });
+  // Before the timeline's 24 hours: the status in effect when its window opens.
+  await b.status(2, 'Available', 'NoError', { timestamp: hoursAgo(30) });
   await b.status(1, 'Preparing', 'NoError', { timestamp: hoursAgo(15.2) });
   const tx = await b.call('StartTransaction', { connectorId: 1, idTag: 'ABC12345', meterStart: 1000, timestamp: hoursAgo(15) });
   await b.status(1, 'Charging', 'NoError', { timestamp: hoursAgo(15) });
@@ -725,6 +726,10 @@ async function main() {
     assert((await page.textContent('#tx-table')).includes('22.40 kWh'), 'the charging session in recent transactions');
     const faultedWidth = await page.$eval('.timeline-box[data-connector="2"] svg rect[fill="#e03131"]', (r) => Number(r.getAttribute('width')));
     assert(faultedWidth > 100 && faultedWidth < 150, `connector 2 faulted for the last 3 of 24 hours (${faultedWidth} of 1000)`);
+    const before = await page.$eval('.timeline-box[data-connector="2"] svg rect[fill="#2f9e44"]', (r) => [Number(r.getAttribute('x')), Number(r.getAttribute('width'))]);
+    assert(before[0] === 0 && before[1] > 850 && before[1] < 900, `connector 2 available from the window's start, set 30 hours ago (${before})`);
+    const listed = await page.textContent('.timeline-box[data-connector="2"] summary');
+    assert(listed.startsWith('1 status change '), `only the change inside the 24 hours is listed: ${listed}`);
     // Debug override for one hour.
     await page.selectOption('#ov-level', 'debug');
     await page.selectOption('#ov-minutes', '60');

@@ -150,10 +150,13 @@ impl Conn {
             let deadline = self.outstanding.as_ref().map(|o| o.deadline);
             tokio::select! {
                 biased;
-                _ = &mut ended => return match cfg.shutdown.is_cancelled() {
-                    true => self.close(1001, "server shutting down").await,
-                    false => self.close(1000, "replaced by a new connection").await,
-                },
+                _ = &mut ended => {
+                    return if cfg.shutdown.is_cancelled() {
+                        self.close(1001, "server shutting down").await
+                    } else {
+                        self.close(1000, "replaced by a new connection").await
+                    };
+                }
                 msg = stream.next() => {
                     self.awaiting_pong = false;
                     if let Some(ended) = self.on_message(msg).await {

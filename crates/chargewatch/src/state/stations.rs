@@ -186,11 +186,11 @@ pub fn touch(c: &Connection, id: &str) -> Result<()> {
     Ok(())
 }
 
-#[allow(clippy::too_many_arguments)]
 /// Keeps a StatusNotification: the connector's current status, and a row of its history
 /// when the status or the error code changed (a notification that repeats the connector's
 /// current status is not a change: chargers repeat them after every reconnect, and some on a
 /// timer; each would cost a history row and an index entry in that station's leaf).
+#[allow(clippy::too_many_arguments)]
 pub fn record_status(
     c: &mut Connection,
     id: &str,
