@@ -5,8 +5,9 @@
 //! Options: `--records N` (1,000,000), `--batch N` (1000), `--queries N` per filter (50),
 //! `--stations N` (1000), `--sites N` (50), `--days N` (3), `--dir PATH` (a fresh temp
 //! dir, deleted at the end unless `--keep`), `--zstd-level N` (3), `--page-size N` (bytes, the
-//! store's default), `--station-btree` (new day files with a B-tree station index instead
-//! of postings, as before 2026-12-06).
+//! store's default), `--station-btree` (new day files with B-tree station and action indexes
+//! instead of postings, as before 2026-12-06), `--action-btree` (station postings and a
+//! B-tree action index, as files of 2026-12-06 have).
 
 use chargewatch_logstore::fleet::{generate_batches, FleetConfig, Rng};
 use chargewatch_logstore::{SqliteLogStore, SqliteOptions};
@@ -26,6 +27,7 @@ struct Args {
     zstd_level: i32,
     page_size: i64,
     station_btree: bool,
+    action_btree: bool,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -41,6 +43,7 @@ fn parse_args() -> Result<Args, String> {
         zstd_level: 3,
         page_size: SqliteOptions::default().page_size,
         station_btree: false,
+        action_btree: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -58,6 +61,7 @@ fn parse_args() -> Result<Args, String> {
             "--dir" => a.dir = Some(PathBuf::from(value()?)),
             "--keep" => a.keep = true,
             "--station-btree" => a.station_btree = true,
+            "--action-btree" => a.action_btree = true,
             "--help" | "-h" => return Err("see the doc comment of examples/logbench.rs".into()),
             other => return Err(format!("unknown argument {other}")),
         }
@@ -88,6 +92,7 @@ fn main() {
         zstd_level: args.zstd_level,
         page_size: args.page_size,
         station_postings: !args.station_btree,
+        action_postings: !args.action_btree,
         ..SqliteOptions::default()
     };
     let store = SqliteLogStore::open_with(&dir, options.clone()).expect("open store");

@@ -81,7 +81,12 @@ pub struct SqliteOptions {
     /// costs the log store about a third less CPU (bench/README.md); files of either kind
     /// answer the same queries.
     pub station_postings: bool,
-    /// Longest the newest keys of the station index wait in memory before they are written
+    /// Action index of new day files with station postings: postings too (default), or when
+    /// false a B-tree index on `log (action)` as files created on 2026-12-06 have. Every
+    /// record enters it at one of a few places (one per action): as a B-tree it was a
+    /// quarter of the log store's CPU under a hundred stations at once (bench/README.md).
+    pub action_postings: bool,
+    /// Longest the newest keys of the postings wait in memory before they are written
     /// as postings (default 1 s). Queries see them at once either way.
     pub station_flush: Duration,
 }
@@ -99,6 +104,7 @@ impl Default for SqliteOptions {
             wal_checkpoint_bytes: 80 << 20,
             page_size: 4096,
             station_postings: true,
+            action_postings: true,
             station_flush: Duration::from_secs(1),
         }
     }
@@ -142,6 +148,7 @@ impl SqliteLogStore {
             wal_checkpoint_bytes: options.wal_checkpoint_bytes,
             page_size: options.page_size,
             station_postings: options.station_postings,
+            action_postings: options.action_postings,
             station_flush: options.station_flush,
         };
         let mut partitions = BTreeMap::new();

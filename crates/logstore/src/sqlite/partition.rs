@@ -2,7 +2,7 @@
 //! its readers.
 
 use super::codec::{decode_uid, encode_uid, BodyDecoder, BodyEncoder};
-use super::postings::{self, StationTail};
+use super::postings::{self, Tail};
 use super::zdict;
 use crate::record::{Direction, LogLevel, LogRecord, RecordId};
 use crate::store::StoreError;
@@ -90,6 +90,7 @@ pub(crate) struct Tuning {
     pub wal_checkpoint_bytes: i64,
     pub page_size: i64,
     pub station_postings: bool,
+    pub action_postings: bool,
     pub station_flush: std::time::Duration,
 }
 
@@ -152,9 +153,11 @@ pub(crate) struct Partition {
     readers: Mutex<Vec<Reader>>,
     pub dict: RwLock<Dict>,
     pub rows: AtomicU64,
-    /// The station index's newest keys, in a file whose station index is postings
+    /// The newest keys of the postings, in a file whose station index is postings
     /// (`postings.rs`); None in a file with a B-tree index on `log (station)`.
-    pub tail: Option<Mutex<StationTail>>,
+    pub tail: Option<Mutex<Tail>>,
+    /// Whether this file's action index is postings too (else a B-tree on `log (action)`).
+    pub action_postings: bool,
 }
 
 pub(crate) fn file_name(day: NaiveDate) -> String {
@@ -200,7 +203,7 @@ impl Partition {
             tuning.writer_cache_kib,
         ))
         .map_err(be)?;
-        migrate(&mut conn, &path, tuning.station_postings)?;
+        migrate(&mut conn, &path, (tuning.station_postings, tuning.action_postings))?;
         // In pages of this file, which keeps the page size it was created with.
         let page_size: i64 = conn.query_row("PRAGMA page_size", [], |r| r.get(0)).map_err(be)?;
         conn.pragma_update(None, "wal_autocheckpoint", tuning.wal_checkpoint_bytes / page_size.max(512)).map_err(be)?;
@@ -209,7 +212,9 @@ impl Partition {
             .map_err(|e| StoreError::Incompatible(format!("{}: no compression dictionary: {e}", path.display())))?;
         let dict = Dict::load(&conn).map_err(be)?;
         let rows: i64 = conn.query_row("SELECT count(*) FROM log", [], |r| r.get(0)).map_err(be)?;
-        let tail = StationTail::load(&conn).map_err(be)?.map(Mutex::new);
+        let tail = Tail::load(&conn).map_err(be)?;
+        let action_postings = tail.as_ref().is_some_and(|t| t.actions);
+        let tail = tail.map(Mutex::new);
         // The count read a whole index through the cache: none of it is needed for writing.
         conn.execute_batch("PRAGMA shrink_memory").map_err(be)?;
         let enc = BodyEncoder::new(&zdict, tuning.zstd_level).map_err(be)?;
@@ -226,6 +231,7 @@ impl Partition {
             dict: RwLock::new(dict),
             rows: AtomicU64::new(rows as u64),
             tail,
+            action_postings,
         })
     }
 
@@ -310,15 +316,17 @@ impl Partition {
                     n = many.raw_execute()? as u64;
                 }
                 if n == rows.len() as u64 {
-                    stored.extend(rows.iter().map(|row| (row.station(), row.k)));
+                    for row in &rows {
+                        postings::push_terms(self.action_postings, row.terms(), row.k, &mut stored);
+                    }
                 } else {
                     // A key was taken (a redelivered record or, rarely, another record in
                     // the same millisecond and slot), or the chunk was short: one by one.
                     // A record found already stored (by the statement above, or before:
-                    // a redelivery) goes to the station index again, which keeps each key once.
+                    // a redelivery) goes to the postings again, which keep each key once.
                     for row in &rows {
                         if let Some((k, added)) = row.settle(&mut one, &mut existing)? {
-                            stored.push((row.station(), k));
+                            postings::push_terms(self.action_postings, row.terms(), k, &mut stored);
                             n += u64::from(added);
                         }
                     }
@@ -524,9 +532,9 @@ impl Row {
         st.raw_bind_parameter(offset + 14, &self.body)
     }
 
-    /// The station's dictionary id.
-    fn station(&self) -> i64 {
-        self.strings[0].expect("every record has a station")
+    /// The station's and the action's dictionary ids: the row's terms in the postings.
+    fn terms(&self) -> (i64, Option<i64>) {
+        (self.strings[0].expect("every record has a station"), self.strings[3])
     }
 
     /// Stores this row alone: at its key, or at the next free slot of its millisecond when
@@ -596,8 +604,9 @@ pub(crate) fn direction_of(code: i64) -> Direction {
 }
 
 /// Brings the file to the current schema version; a new file gets a station index of
-/// postings when `postings` (`postings.rs`), else a B-tree index on `log (station)`.
-fn migrate(conn: &mut Connection, path: &Path, postings: bool) -> Result<(), StoreError> {
+/// postings when `postings` (`postings.rs`), else a B-tree index on `log (station)`, and an
+/// action index of postings when `actions` as well.
+fn migrate(conn: &mut Connection, path: &Path, (postings, actions): (bool, bool)) -> Result<(), StoreError> {
     let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(be)?;
     if version > schema_version() {
         return Err(StoreError::Incompatible(format!(
@@ -612,7 +621,7 @@ fn migrate(conn: &mut Connection, path: &Path, postings: bool) -> Result<(), Sto
         if i == 0 {
             tx.execute("INSERT INTO meta (key, value) VALUES ('zdict', ?1)", [zdict::builtin()]).map_err(be)?;
             if postings {
-                StationTail::create(&tx).map_err(be)?;
+                Tail::create(&tx, actions).map_err(be)?;
             }
         }
         tx.execute_batch(&format!("PRAGMA user_version = {}", i + 1)).map_err(be)?;

@@ -1,24 +1,31 @@
-//! The station index of day files created since 2026-12-06: postings instead of a B-tree
-//! index on `log (station)`.
+//! The station index of day files created since 2026-12-06, and the action index of those
+//! created since the afternoon of that day: postings instead of B-tree indexes on `log (station)` and
+//! `log (action)`.
 //!
 //! With a hundred stations sending at once, a B-tree index on `station` takes every record
 //! into a different leaf, and each commit rewrites about one leaf per station: that index
 //! was three quarters of the log store's index cost (bench/README.md, "Which index costs
-//! what"). Here the newest keys of each station wait in memory ([`StationTail`]) and are
-//! written about once a second as one posting per station: a row of `post` holding the
-//! keys of that station's records, delta-encoded, newest first.
+//! what"). The action index, which every record enters too, was then a quarter of the log
+//! store's CPU. Here the newest keys of each *term* (a station, or an action) wait in
+//! memory ([`Tail`]) and are written about once a second as one posting per term: a row of
+//! `post` holding the keys of that term's records, delta-encoded, newest first.
+//!
+//! A term is a station's dictionary id (≥ 1) or an action's, negated ([`action_term`]), in
+//! the column `post.station` (named when it held only stations). Files whose `meta` has
+//! [`ACTIONS_KEY`] keep their actions' keys in postings and have no `log_action` index;
+//! files created on 2026-12-06 have station postings and a B-tree action index.
 //!
 //! Invariants (per file):
-//! - Every row of `log` with a key above the watermark (`meta.post_mark`) is in the tail,
-//!   and no posting holds such a key. On open the tail is rebuilt from those rows, so a
-//!   crash loses nothing the postings need.
-//! - Every row with a key at or below the watermark is in a posting. A *late* record (its
-//!   key at or below the watermark when it is stored) gets a posting of its own key in its
-//!   own commit. A redelivered record may put its key in the index twice; readers return
-//!   each key once ([`StationKeys::next_key`]).
-//! - A flush writes each station's keys between the previous watermark and the new one, so
-//!   a station's flushed postings cover disjoint key ranges, and a late posting covers one
-//!   key: at most one posting straddles any key.
+//! - Every row of `log` with a key above the watermark (`meta.post_mark`) is in the tail
+//!   under each of its terms, and no posting holds such a key. On open the tail is rebuilt
+//!   from those rows, so a crash loses nothing the postings need.
+//! - Every row with a key at or below the watermark is in a posting of each of its terms.
+//!   A *late* record (its key at or below the watermark when it is stored) gets a posting
+//!   of its own key per term in its own commit. A redelivered record may put its key in the
+//!   index twice; readers return each key once ([`TermKeys::next_key`]).
+//! - A flush writes each term's keys between the previous watermark and the new one, so a
+//!   term's flushed postings cover disjoint key ranges, and a late posting covers one key:
+//!   at most one posting straddles any key.
 
 use super::codec::{get_varint, put_varint};
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
@@ -29,20 +36,38 @@ use foldhash::HashMap;
 
 /// The `meta` key of the watermark; its presence marks a file whose station index is postings.
 pub(crate) const MARK_KEY: &str = "post_mark";
+/// The `meta` key whose presence marks a file whose action index is postings too.
+pub(crate) const ACTIONS_KEY: &str = "post_action";
+
+/// The term of an action's dictionary id (stations' terms are their ids).
+pub(crate) fn action_term(action: i64) -> i64 {
+    -action
+}
 
 /// The schema of the postings, created with a new day file.
 pub(crate) const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS post (
-        station INTEGER NOT NULL,   -- dict id
+        station INTEGER NOT NULL,   -- the term: a station's dict id, or an action's negated
         hi INTEGER NOT NULL,        -- newest key
         lo INTEGER NOT NULL,        -- oldest key
         ks BLOB NOT NULL,           -- the keys, newest first: varints of (previous - key)
         PRIMARY KEY (station, hi)
      ) WITHOUT ROWID";
 
-/// Keys above the watermark, per station, not yet written as postings.
+/// Adds to `out` the (term, key) pairs of a row with key `k`, its station and action (dict
+/// ids), in a file that keeps actions' postings when `actions`.
+pub(crate) fn push_terms(actions: bool, (station, action): (i64, Option<i64>), k: i64, out: &mut Vec<(i64, i64)>) {
+    out.push((station, k));
+    if let Some(action) = action.filter(|_| actions) {
+        out.push((action_term(action), k));
+    }
+}
+
+/// Keys above the watermark, per term, not yet written as postings.
 #[derive(Debug)]
-pub(crate) struct StationTail {
+pub(crate) struct Tail {
     pub mark: i64,
+    /// Whether actions are terms in this file ([`ACTIONS_KEY`]).
+    pub actions: bool,
     keys: HashMap<i64, Vec<i64>>,
     count: usize,
     flushed_at: Instant,
@@ -52,81 +77,90 @@ pub(crate) struct StationTail {
 /// the rows read back on open.
 const TAIL_MAX_KEYS: usize = 1 << 18;
 
-impl StationTail {
+impl Tail {
     /// Reads the watermark and the rows above it (None: the file has a B-tree station index).
-    pub fn load(conn: &Connection) -> rusqlite::Result<Option<StationTail>> {
-        let mark: Option<i64> =
-            conn.query_row("SELECT value FROM meta WHERE key = ?1", [MARK_KEY], |r| r.get(0)).optional()?;
-        let Some(mark) = mark else { return Ok(None) };
-        let mut tail = StationTail { mark, keys: HashMap::default(), count: 0, flushed_at: Instant::now() };
-        let mut st = conn.prepare("SELECT station, k FROM log WHERE k > ?1")?;
-        let rows = st.query_map([mark], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)))?;
-        for row in rows {
-            let (station, k) = row?;
-            tail.push(station, k);
+    pub fn load(conn: &Connection) -> rusqlite::Result<Option<Tail>> {
+        let meta = |key| conn.query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get::<_, i64>(0));
+        let Some(mark) = meta(MARK_KEY).optional()? else { return Ok(None) };
+        let actions = meta(ACTIONS_KEY).optional()?.is_some();
+        let mut tail = Tail { mark, actions, keys: HashMap::default(), count: 0, flushed_at: Instant::now() };
+        let mut st = conn.prepare("SELECT station, action, k FROM log WHERE k > ?1")?;
+        let mut rows = st.query([mark])?;
+        let mut terms = Vec::with_capacity(2);
+        while let Some(r) = rows.next()? {
+            let k = r.get(2)?;
+            push_terms(actions, (r.get(0)?, r.get(1)?), k, &mut terms);
+            for (term, k) in terms.drain(..) {
+                tail.push(term, k);
+            }
         }
         Ok(Some(tail))
     }
 
-    /// Makes `conn`'s new, empty file one with postings.
-    pub fn create(conn: &Connection) -> rusqlite::Result<()> {
+    /// Makes `conn`'s new, empty file one with station postings, and action postings too
+    /// when `actions`.
+    pub fn create(conn: &Connection, actions: bool) -> rusqlite::Result<()> {
         conn.execute_batch(SCHEMA)?;
         conn.execute_batch("DROP INDEX IF EXISTS log_station")?;
         conn.execute("INSERT INTO meta (key, value) VALUES (?1, ?2)", params![MARK_KEY, i64::MIN])?;
+        if actions {
+            conn.execute_batch("DROP INDEX IF EXISTS log_action")?;
+            conn.execute("INSERT INTO meta (key, value) VALUES (?1, 1)", [ACTIONS_KEY])?;
+        }
         Ok(())
     }
 
-    fn push(&mut self, station: i64, k: i64) {
-        self.keys.entry(station).or_default().push(k);
+    fn push(&mut self, term: i64, k: i64) {
+        self.keys.entry(term).or_default().push(k);
         self.count += 1;
     }
 
-    /// The keys of `station` in `[lo, hi)`, newest first, and the watermark they lie above.
-    pub fn snapshot(&self, station: i64, lo: i64, hi: i64) -> (Vec<i64>, i64) {
+    /// The keys of `term` in `[lo, hi)`, newest first.
+    pub fn snapshot(&self, term: i64, lo: i64, hi: i64) -> Vec<i64> {
         let mut keys: Vec<i64> = self
             .keys
-            .get(&station)
+            .get(&term)
             .map(|ks| ks.iter().copied().filter(|k| (lo..hi).contains(k)).collect())
             .unwrap_or_default();
         keys.sort_unstable_by(|a, b| b.cmp(a));
-        (keys, self.mark)
+        keys
     }
 }
 
-/// What one append does to the station index, decided before its commit and applied to
+/// What one append does to the postings, decided before its commit and applied to
 /// the tail after it ([`Update::apply`]).
 pub(crate) struct Update {
     fresh: Vec<(i64, i64)>,
     flushed: Option<i64>,
 }
 
-/// Writes the postings `added` (station, key) needs inside `tx`: the late keys each in a
+/// Writes the postings `added` (term, key) needs inside `tx`: the late keys each in a
 /// posting of its own, and the whole tail when it is due (`every` old or too large).
 pub(crate) fn write(
     tx: &Transaction<'_>,
-    tail: &StationTail,
+    tail: &Tail,
     added: Vec<(i64, i64)>,
     every: Duration,
 ) -> rusqlite::Result<Update> {
     let (late, fresh): (Vec<_>, Vec<_>) = added.into_iter().partition(|&(_, k)| k <= tail.mark);
-    for (station, k) in late {
+    for (term, k) in late {
         // OR IGNORE: a redelivered record's key may already end a posting.
         tx.prepare_cached("INSERT OR IGNORE INTO post (station, hi, lo, ks) VALUES (?1, ?2, ?2, ?3)")?
-            .execute(params![station, k, encode(&[k])])?;
+            .execute(params![term, k, encode(&[k])])?;
     }
     let due = tail.flushed_at.elapsed() >= every || tail.count + fresh.len() >= TAIL_MAX_KEYS;
     if !due || tail.count + fresh.len() == 0 {
         return Ok(Update { fresh, flushed: None });
     }
     let mut all: HashMap<i64, Vec<i64>> = tail.keys.clone();
-    for &(station, k) in &fresh {
-        all.entry(station).or_default().push(k);
+    for &(term, k) in &fresh {
+        all.entry(term).or_default().push(k);
     }
     let mut mark = tail.mark;
-    for (station, mut keys) in all {
+    for (term, mut keys) in all {
         keys.sort_unstable_by(|a, b| b.cmp(a));
         mark = mark.max(keys[0]);
-        insert(tx, station, &keys)?;
+        insert(tx, term, &keys)?;
     }
     tx.execute("UPDATE meta SET value = ?2 WHERE key = ?1", params![MARK_KEY, mark])?;
     Ok(Update { fresh, flushed: Some(mark) })
@@ -134,7 +168,7 @@ pub(crate) fn write(
 
 impl Update {
     /// Brings the tail up to date once the commit that [`write`] wrote into succeeded.
-    pub fn apply(self, tail: &mut StationTail) {
+    pub fn apply(self, tail: &mut Tail) {
         if let Some(mark) = self.flushed {
             tail.keys.clear();
             tail.count = 0;
@@ -142,16 +176,16 @@ impl Update {
             tail.flushed_at = Instant::now();
             return;
         }
-        for (station, k) in self.fresh {
-            tail.push(station, k);
+        for (term, k) in self.fresh {
+            tail.push(term, k);
         }
     }
 }
 
-fn insert(tx: &Transaction<'_>, station: i64, keys_newest_first: &[i64]) -> rusqlite::Result<()> {
+fn insert(tx: &Transaction<'_>, term: i64, keys_newest_first: &[i64]) -> rusqlite::Result<()> {
     let (hi, lo) = (keys_newest_first[0], keys_newest_first[keys_newest_first.len() - 1]);
     tx.prepare_cached("INSERT INTO post (station, hi, lo, ks) VALUES (?1, ?2, ?3, ?4)")?.execute(params![
-        station,
+        term,
         hi,
         lo,
         encode(keys_newest_first)
@@ -181,9 +215,9 @@ pub(crate) fn decode(hi: i64, ks: &[u8]) -> Option<Vec<i64>> {
     Some(keys)
 }
 
-/// The keys of one station in `[lo, hi)`, newest first: the tail's, then the postings'
+/// The keys of one term in `[lo, hi)`, newest first: the tail's, then the postings'
 /// (merged, since a late posting's key may fall inside another posting's range).
-pub(crate) struct StationKeys<'c> {
+pub(crate) struct TermKeys<'c> {
     tail: std::vec::IntoIter<i64>,
     /// Postings may hold keys only up to this: the watermark when the tail was read. Keys
     /// above it that a flush since then wrote are in `tail` already (or newer than the read).
@@ -193,20 +227,23 @@ pub(crate) struct StationKeys<'c> {
     rows: rusqlite::Rows<'c>,
     /// The next posting not yet decoded: (hi, keys blob).
     next: Option<(i64, Vec<u8>)>,
-    heap: BinaryHeap<i64>,
+    /// The decoded postings' keys in range, each newest first.
+    loaded: Vec<Vec<i64>>,
+    /// The next key of each decoded posting not yet returned: (key, posting, position).
+    heap: BinaryHeap<(i64, usize, usize)>,
     /// The key returned last: a redelivered record may be in the index twice.
     last: Option<i64>,
 }
 
-/// Postings of a station whose newest key is below `hi_k`, newest first.
+/// Postings of a term whose newest key is below `hi_k`, newest first.
 pub(crate) const POSTINGS_SQL: &str =
     "SELECT hi, ks FROM post WHERE station = ?1 AND hi >= ?2 AND hi < ?3 ORDER BY hi DESC";
 /// The one posting that may hold keys below `hi_k` while its newest key is not.
 pub(crate) const STRADDLER_SQL: &str =
     "SELECT hi, ks FROM post WHERE station = ?1 AND hi >= ?2 AND lo < ?2 ORDER BY hi LIMIT 1";
 
-impl<'c> StationKeys<'c> {
-    /// `tail` and `mark` from [`StationTail::snapshot`], read before `postings` ran.
+impl<'c> TermKeys<'c> {
+    /// `tail` from [`Tail::snapshot`] and `mark` read with it, before `postings` ran.
     pub fn new(
         tail: Vec<i64>,
         mark: i64,
@@ -214,13 +251,14 @@ impl<'c> StationKeys<'c> {
         straddler: Option<(i64, Vec<u8>)>,
         postings: rusqlite::Rows<'c>,
     ) -> Result<Self, String> {
-        let mut keys = StationKeys {
+        let mut keys = TermKeys {
             tail: tail.into_iter(),
             mark,
             lo,
             hi,
             rows: postings,
             next: None,
+            loaded: Vec::new(),
             heap: BinaryHeap::new(),
             last: None,
         };
@@ -240,9 +278,13 @@ impl<'c> StationKeys<'c> {
     }
 
     fn load(&mut self, hi: i64, ks: &[u8]) -> Result<(), String> {
-        let keys = decode(hi, ks).ok_or("malformed station posting")?;
+        let mut keys = decode(hi, ks).ok_or("malformed posting")?;
         let (lo, hi, mark) = (self.lo, self.hi, self.mark);
-        self.heap.extend(keys.into_iter().filter(|k| (lo..hi).contains(k) && *k <= mark));
+        keys.retain(|k| (lo..hi).contains(k) && *k <= mark);
+        if let Some(&first) = keys.first() {
+            self.heap.push((first, self.loaded.len(), 0));
+            self.loaded.push(keys);
+        }
         Ok(())
     }
 
@@ -262,7 +304,7 @@ impl<'c> StationKeys<'c> {
             return Ok(Some(k));
         }
         loop {
-            let top = self.heap.peek().copied();
+            let top = self.heap.peek().map(|&(k, _, _)| k);
             match (&self.next, top) {
                 // A posting not yet read may hold keys newer than the heap's newest.
                 (Some((hi, _)), t) if t.is_none_or(|t| *hi > t) => {
@@ -270,9 +312,45 @@ impl<'c> StationKeys<'c> {
                     self.load(hi, &ks)?;
                     self.advance()?;
                 }
-                _ => return Ok(self.heap.pop()),
+                _ => return Ok(self.pop()),
             }
         }
+    }
+
+    /// The heap's newest key, replaced by the next key of its posting.
+    fn pop(&mut self) -> Option<i64> {
+        let (k, posting, pos) = self.heap.pop()?;
+        if let Some(&next) = self.loaded[posting].get(pos + 1) {
+            self.heap.push((next, posting, pos + 1));
+        }
+        Some(k)
+    }
+}
+
+/// The keys of several terms (the actions of one filter), newest first, each once.
+pub(crate) struct MergedKeys<'c> {
+    /// Each term's keys and its next key.
+    terms: Vec<(TermKeys<'c>, Option<i64>)>,
+}
+
+impl<'c> MergedKeys<'c> {
+    pub fn new(terms: Vec<TermKeys<'c>>) -> Result<Self, String> {
+        let mut merged = Vec::with_capacity(terms.len());
+        for mut keys in terms {
+            let head = keys.next_key()?;
+            merged.push((keys, head));
+        }
+        Ok(MergedKeys { terms: merged })
+    }
+
+    pub fn next_key(&mut self) -> Result<Option<i64>, String> {
+        let Some(newest) = self.terms.iter().filter_map(|(_, head)| *head).max() else { return Ok(None) };
+        for (keys, head) in &mut self.terms {
+            if *head == Some(newest) {
+                *head = keys.next_key()?;
+            }
+        }
+        Ok(Some(newest))
     }
 }
 

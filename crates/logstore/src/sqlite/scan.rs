@@ -11,7 +11,7 @@ use super::codec::BodyDecoder;
 use super::partition::{
     be, direction_of, level_of, message_type_code, message_type_of, row_id, Kind, Partition, Reader, MT_RARE, SLOT_BITS,
 };
-use super::postings::{StationKeys, POSTINGS_SQL, STRADDLER_SQL};
+use super::postings::{action_term, MergedKeys, TermKeys, POSTINGS_SQL, STRADDLER_SQL};
 use crate::query::{Cursor, LogPage, LogQuery};
 use crate::record::{LogRecord, RecordId};
 use crate::store::StoreError;
@@ -212,10 +212,20 @@ enum Plan {
     /// One SQL statement per value of the expanded multi-valued filter (each in `k DESC`
     /// order by its own index), merged by `k`.
     Streams(Vec<(String, Vec<Value>)>),
-    /// The station's keys in `range` from its postings (`postings.rs`), newest first, the
-    /// rows read [`KEYS_PER_READ`] keys at a time by `sql`, whose first parameters are the
-    /// keys and whose other clauses are the query's other filters.
-    Keys { station: i64, range: (i64, i64), sql: String, params: Vec<Value> },
+    /// The keys in `range` of the station, or of the actions, from their postings
+    /// (`postings.rs`), newest first, the rows read [`KEYS_PER_READ`] keys at a time by
+    /// `sql`, whose first parameters are the keys and whose other clauses are the query's
+    /// other filters.
+    Keys { terms: Vec<i64>, range: (i64, i64), sql: String, params: Vec<Value> },
+}
+
+/// Which postings answer a query in a partition.
+#[derive(Clone, Copy, PartialEq)]
+enum ByKeys {
+    /// None: SQLite's indexes do.
+    No,
+    Station,
+    Actions,
 }
 
 /// Keys per statement when a partition is read by a station's keys: one statement per key
@@ -223,20 +233,30 @@ enum Plan {
 /// walking a B-tree index.
 const KEYS_PER_READ: usize = 64;
 
-/// Whether the partition answers `q` by the station's postings: it has them, the query
-/// filters by station, and by no column whose own index is likely to be more selective.
-fn by_station_keys(p: &Partition, q: &LogQuery) -> bool {
+/// Which postings answer `q` in `p`: the station's when the file has them and the query
+/// filters by station, else the actions' when the file has those and the query filters by
+/// action; none when the query also filters by a column whose own index is likely to be
+/// more selective (a status, an error code, a rare message type).
+fn by_keys(p: &Partition, q: &LogQuery) -> ByKeys {
     let rare_type = q.message_type.as_deref().and_then(|m| message_type_code(p, m)).is_some_and(|c| c >= MT_RARE);
-    p.tail.is_some() && q.station_id.is_some() && q.status.is_none() && q.error_code.is_none() && !rare_type
+    if p.tail.is_none() || q.status.is_some() || q.error_code.is_some() || rare_type {
+        ByKeys::No
+    } else if q.station_id.is_some() {
+        ByKeys::Station
+    } else if p.action_postings && !q.actions.is_empty() {
+        ByKeys::Actions
+    } else {
+        ByKeys::No
+    }
 }
 
 /// The plan of `q` in partition `p` between keys `lo_k` and `hi_k`; `None` when the
 /// partition cannot match.
 fn plan(p: &Partition, q: &LogQuery, lo_k: i64, hi_k: i64) -> Option<Plan> {
-    let by_keys = by_station_keys(p, q);
+    let by_keys = by_keys(p, q);
     let range = (lo_k.max(p.k_start), hi_k.min(p.k_end));
     let dict = p.dict.read().unwrap_or_else(|e| e.into_inner());
-    let (mut clauses, mut params) = if by_keys {
+    let (mut clauses, mut params) = if by_keys != ByKeys::No {
         (vec![format!("k IN ({})", vec!["?"; KEYS_PER_READ].join(","))], vec![Value::Null; KEYS_PER_READ])
     } else {
         (vec!["k >= ?".to_owned(), "k < ?".to_owned()], vec![Value::Integer(range.0), Value::Integer(range.1)])
@@ -248,7 +268,7 @@ fn plan(p: &Partition, q: &LogQuery, lo_k: i64, hi_k: i64) -> Option<Plan> {
     let mut station = 0;
     if let Some(s) = &q.station_id {
         station = dict.id(Kind::Station, s)?;
-        if !by_keys {
+        if by_keys != ByKeys::Station {
             eq("station", station, &mut clauses, &mut params);
         }
     }
@@ -285,28 +305,37 @@ fn plan(p: &Partition, q: &LogQuery, lo_k: i64, hi_k: i64) -> Option<Plan> {
         return None;
     }
     let list = |values: &[i64]| values.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
-    if by_keys {
-        for (col, values) in [("action", &actions), ("site", &sites)] {
+    if by_keys != ByKeys::No {
+        let terms = match (by_keys, &actions) {
+            (ByKeys::Actions, Some(actions)) => actions.iter().map(|&a| action_term(a)).collect(),
+            _ => vec![station],
+        };
+        let filter_actions = actions.filter(|_| by_keys == ByKeys::Station);
+        for (col, values) in [("action", &filter_actions), ("site", &sites)] {
             if let Some(values) = values {
                 clauses.push(format!("{col} IN ({})", list(values)));
             }
         }
         let sql = format!("{SELECT} WHERE {} ORDER BY k DESC", clauses.join(" AND "));
-        return Some(Plan::Keys { station, range, sql, params });
+        return Some(Plan::Keys { terms, range, sql, params });
     }
-    // Expand the actions if there are several, else the sites; the other list, if any, is
-    // checked row by row (`+col` keeps SQLite from sorting by an IN index).
-    let (expand_col, expand, rest) = match (&actions, &sites) {
-        (Some(a), _) if a.len() > 1 => ("action", a.clone(), sites.clone().map(|s| ("site", s))),
-        (_, Some(s)) if s.len() > 1 => ("site", s.clone(), actions.clone().map(|a| ("action", a))),
-        _ => {
-            for (col, v) in [("action", &actions), ("site", &sites)] {
-                if let Some(v) = v {
-                    eq(col, v[0], &mut clauses, &mut params);
-                }
-            }
-            ("", Vec::new(), None)
+    // Expand the actions if there are several and a B-tree indexes them, else the sites;
+    // the other list, if any, is checked row by row (`+col` keeps SQLite from sorting by an
+    // IN index).
+    let several = |v: &Option<Vec<i64>>| v.as_ref().is_some_and(|v| v.len() > 1);
+    let (expand_col, expand, rest) = if several(&actions) && !p.action_postings {
+        ("action", actions.clone().unwrap_or_default(), sites.clone().map(|s| ("site", s)))
+    } else if several(&sites) {
+        ("site", sites.clone().unwrap_or_default(), actions.clone().map(|a| ("action", a)))
+    } else {
+        if let Some(s) = &sites {
+            eq("site", s[0], &mut clauses, &mut params);
         }
+        match &actions {
+            Some(a) if a.len() == 1 => eq("action", a[0], &mut clauses, &mut params),
+            _ => {}
+        }
+        ("", Vec::new(), actions.clone().filter(|a| a.len() > 1).map(|a| ("action", a)))
     };
     if let Some((col, values)) = rest {
         clauses.push(format!("+{col} IN ({})", list(&values)));
@@ -331,39 +360,49 @@ fn scan_partition(p: &Partition, page: &mut Page<'_>, lo_k: i64, hi_k: i64) -> R
     match plan(p, page.query, lo_k, hi_k) {
         None => Ok(Flow::Continue),
         Some(Plan::Streams(streams)) => scan_streams(p, page, &streams),
-        Some(Plan::Keys { station, range, sql, params }) => scan_keys(p, page, station, range, &sql, params),
+        Some(Plan::Keys { terms, range, sql, params }) => scan_keys(p, page, &terms, range, &sql, params),
     }
 }
 
-/// Reads the rows of `station`'s keys in `(lo, hi)` that `sql` (`k IN (…)` and the other
-/// filters) matches, newest first.
+/// Reads the rows of the keys of `terms` in `(lo, hi)` that `sql` (`k IN (…)` and the
+/// other filters) matches, newest first.
 fn scan_keys(
     p: &Partition,
     page: &mut Page<'_>,
-    station: i64,
+    terms: &[i64],
     (lo, hi): (i64, i64),
     sql: &str,
     mut params: Vec<Value>,
 ) -> Result<Flow, StoreError> {
-    let tail = p.tail.as_ref().ok_or_else(|| be("no station postings in this file"))?;
+    let tail = p.tail.as_ref().ok_or_else(|| be("no postings in this file"))?;
     p.with_reader(|reader| {
         let Reader { conn, dec } = reader;
         let conn: &Connection = conn;
         // The tail first, then the postings: a flush in between puts keys in both.
-        let (tail, mark) = tail.lock().unwrap_or_else(|e| e.into_inner()).snapshot(station, lo, hi);
-        // Every posting ends at or below the watermark: above it, none can straddle `hi`.
-        let straddler = if hi > mark {
-            None
-        } else {
-            conn.prepare_cached(STRADDLER_SQL)
-                .and_then(|mut st| {
-                    st.query_row(rusqlite::params![station, hi], |r| Ok((r.get(0)?, r.get(1)?))).optional()
-                })
-                .map_err(be)?
+        let (tails, mark) = {
+            let tail = tail.lock().unwrap_or_else(|e| e.into_inner());
+            (terms.iter().map(|&t| tail.snapshot(t, lo, hi)).collect::<Vec<_>>(), tail.mark)
         };
-        let mut postings = conn.prepare_cached(POSTINGS_SQL).map_err(be)?;
-        let rows = postings.query(rusqlite::params![station, lo, hi]).map_err(be)?;
-        let mut keys = StationKeys::new(tail, mark, (lo, hi), straddler, rows).map_err(be)?;
+        let mut statements = Vec::with_capacity(terms.len());
+        for _ in terms {
+            statements.push(conn.prepare_cached(POSTINGS_SQL).map_err(be)?);
+        }
+        let mut streams = Vec::with_capacity(terms.len());
+        for ((statement, &term), tail) in statements.iter_mut().zip(terms).zip(tails) {
+            // Every posting ends at or below the watermark: above it, none can straddle `hi`.
+            let straddler = if hi > mark {
+                None
+            } else {
+                conn.prepare_cached(STRADDLER_SQL)
+                    .and_then(|mut st| {
+                        st.query_row(rusqlite::params![term, hi], |r| Ok((r.get(0)?, r.get(1)?))).optional()
+                    })
+                    .map_err(be)?
+            };
+            let rows = statement.query(rusqlite::params![term, lo, hi]).map_err(be)?;
+            streams.push(TermKeys::new(tail, mark, (lo, hi), straddler, rows).map_err(be)?);
+        }
+        let mut keys = MergedKeys::new(streams).map_err(be)?;
         let mut by_keys = conn.prepare_cached(sql).map_err(be)?;
         loop {
             let mut oldest = None;
