@@ -68,6 +68,7 @@ pub(crate) struct Tail {
     pub mark: i64,
     /// Whether actions are terms in this file ([`ACTIONS_KEY`]).
     pub actions: bool,
+    /// Each term's keys, ascending.
     keys: HashMap<i64, Vec<i64>>,
     count: usize,
     flushed_at: Instant,
@@ -110,20 +111,22 @@ impl Tail {
         Ok(())
     }
 
+    /// Adds a key, keeping the term's keys in ascending order (they come nearly in order:
+    /// an action's tail may hold a second of records, which a query must not sort).
     fn push(&mut self, term: i64, k: i64) {
-        self.keys.entry(term).or_default().push(k);
+        let keys = self.keys.entry(term).or_default();
+        match keys.last() {
+            Some(&last) if k < last => keys.insert(keys.partition_point(|&x| x <= k), k),
+            _ => keys.push(k),
+        }
         self.count += 1;
     }
 
     /// The keys of `term` in `[lo, hi)`, newest first.
     pub fn snapshot(&self, term: i64, lo: i64, hi: i64) -> Vec<i64> {
-        let mut keys: Vec<i64> = self
-            .keys
-            .get(&term)
-            .map(|ks| ks.iter().copied().filter(|k| (lo..hi).contains(k)).collect())
-            .unwrap_or_default();
-        keys.sort_unstable_by(|a, b| b.cmp(a));
-        keys
+        let Some(keys) = self.keys.get(&term) else { return Vec::new() };
+        let (from, to) = (keys.partition_point(|&k| k < lo), keys.partition_point(|&k| k < hi));
+        keys[from..to.max(from)].iter().rev().copied().collect()
     }
 }
 
@@ -204,17 +207,6 @@ pub(crate) fn encode(keys_newest_first: &[i64]) -> Vec<u8> {
     out
 }
 
-/// The keys of a posting whose newest key is `hi`; None when the blob is malformed.
-pub(crate) fn decode(hi: i64, ks: &[u8]) -> Option<Vec<i64>> {
-    let mut keys = Vec::with_capacity(ks.len() / 3);
-    let (mut prev, mut pos) = (hi, 0);
-    while pos < ks.len() {
-        prev = prev.wrapping_sub(get_varint(ks, &mut pos)? as i64);
-        keys.push(prev);
-    }
-    Some(keys)
-}
-
 /// The keys of one term in `[lo, hi)`, newest first: the tail's, then the postings'
 /// (merged, since a late posting's key may fall inside another posting's range).
 pub(crate) struct TermKeys<'c> {
@@ -227,10 +219,11 @@ pub(crate) struct TermKeys<'c> {
     rows: rusqlite::Rows<'c>,
     /// The next posting not yet decoded: (hi, keys blob).
     next: Option<(i64, Vec<u8>)>,
-    /// The decoded postings' keys in range, each newest first.
-    loaded: Vec<Vec<i64>>,
-    /// The next key of each decoded posting not yet returned: (key, posting, position).
-    heap: BinaryHeap<(i64, usize, usize)>,
+    /// The postings read so far, each decoded only as far as its keys are returned: a
+    /// first page needs the newest keys of a posting that may hold a second of an action.
+    loaded: Vec<PostingCursor>,
+    /// The next key in range of each posting read, not yet returned: (key, posting).
+    heap: BinaryHeap<(i64, usize)>,
     /// The key returned last: a redelivered record may be in the index twice.
     last: Option<i64>,
 }
@@ -263,7 +256,7 @@ impl<'c> TermKeys<'c> {
             last: None,
         };
         if let Some((hi, ks)) = straddler {
-            keys.load(hi, &ks)?;
+            keys.load(hi, ks)?;
         }
         keys.advance()?;
         Ok(keys)
@@ -277,13 +270,11 @@ impl<'c> TermKeys<'c> {
         Ok(())
     }
 
-    fn load(&mut self, hi: i64, ks: &[u8]) -> Result<(), String> {
-        let mut keys = decode(hi, ks).ok_or("malformed posting")?;
-        let (lo, hi, mark) = (self.lo, self.hi, self.mark);
-        keys.retain(|k| (lo..hi).contains(k) && *k <= mark);
-        if let Some(&first) = keys.first() {
-            self.heap.push((first, self.loaded.len(), 0));
-            self.loaded.push(keys);
+    fn load(&mut self, hi: i64, ks: Vec<u8>) -> Result<(), String> {
+        let mut cursor = PostingCursor { ks, pos: 0, prev: hi };
+        if let Some(first) = cursor.next_in(self.lo, self.hi.min(self.mark.saturating_add(1)))? {
+            self.heap.push((first, self.loaded.len()));
+            self.loaded.push(cursor);
         }
         Ok(())
     }
@@ -304,26 +295,53 @@ impl<'c> TermKeys<'c> {
             return Ok(Some(k));
         }
         loop {
-            let top = self.heap.peek().map(|&(k, _, _)| k);
+            let top = self.heap.peek().map(|&(k, _)| k);
             match (&self.next, top) {
                 // A posting not yet read may hold keys newer than the heap's newest.
                 (Some((hi, _)), t) if t.is_none_or(|t| *hi > t) => {
                     let (hi, ks) = self.next.take().expect("matched Some");
-                    self.load(hi, &ks)?;
+                    self.load(hi, ks)?;
                     self.advance()?;
                 }
-                _ => return Ok(self.pop()),
+                _ => return self.pop(),
             }
         }
     }
 
-    /// The heap's newest key, replaced by the next key of its posting.
-    fn pop(&mut self) -> Option<i64> {
-        let (k, posting, pos) = self.heap.pop()?;
-        if let Some(&next) = self.loaded[posting].get(pos + 1) {
-            self.heap.push((next, posting, pos + 1));
+    /// The heap's newest key, replaced by the next key in range of its posting.
+    fn pop(&mut self) -> Result<Option<i64>, String> {
+        let Some((k, posting)) = self.heap.pop() else { return Ok(None) };
+        if let Some(next) = self.loaded[posting].next_in(self.lo, self.hi.min(self.mark.saturating_add(1)))? {
+            self.heap.push((next, posting));
         }
-        Some(k)
+        Ok(Some(k))
+    }
+}
+
+/// A posting's keys, decoded one at a time, newest first.
+struct PostingCursor {
+    ks: Vec<u8>,
+    pos: usize,
+    /// The key decoded last (at first the posting's newest key, `hi`).
+    prev: i64,
+}
+
+impl PostingCursor {
+    /// The next key in `[lo, hi)`: the keys from `hi` up are skipped, and the first below
+    /// `lo` ends the posting (its keys descend).
+    fn next_in(&mut self, lo: i64, hi: i64) -> Result<Option<i64>, String> {
+        while self.pos < self.ks.len() {
+            let delta = get_varint(&self.ks, &mut self.pos).ok_or("malformed posting")?;
+            self.prev = self.prev.wrapping_sub(delta as i64);
+            if self.prev < lo {
+                self.pos = self.ks.len();
+                return Ok(None);
+            }
+            if self.prev < hi {
+                return Ok(Some(self.prev));
+            }
+        }
+        Ok(None)
     }
 }
 
@@ -358,11 +376,41 @@ impl<'c> MergedKeys<'c> {
 mod tests {
     use super::*;
 
+    /// The keys of a posting whose newest key is `hi`, in `[lo, below)`.
+    fn decode(hi: i64, ks: &[u8], lo: i64, below: i64) -> Result<Vec<i64>, String> {
+        let mut cursor = PostingCursor { ks: ks.to_vec(), pos: 0, prev: hi };
+        let mut keys = Vec::new();
+        while let Some(k) = cursor.next_in(lo, below)? {
+            keys.push(k);
+        }
+        Ok(keys)
+    }
+
     #[test]
     fn keys_round_trip() {
         for keys in [vec![5], vec![9, 7, 3, -4], vec![i64::MAX - 1, 1 << 40, 0, i64::MIN + 1]] {
-            assert_eq!(decode(keys[0], &encode(&keys)).as_deref(), Some(keys.as_slice()));
+            assert_eq!(decode(keys[0], &encode(&keys), i64::MIN, i64::MAX), Ok(keys));
         }
-        assert_eq!(decode(5, &[0x80]), None, "a truncated varint");
+        assert!(decode(5, &[0x80], i64::MIN, i64::MAX).is_err(), "a truncated varint");
+    }
+
+    #[test]
+    fn a_cursor_returns_the_keys_in_range_only() {
+        let keys = [90, 80, 70, 60, 50];
+        let ks = encode(&keys);
+        assert_eq!(decode(90, &ks, 55, 80), Ok(vec![70, 60]), "from 80 up skipped, below 55 the end");
+        assert_eq!(decode(90, &ks, 0, 50), Ok(vec![]));
+        assert_eq!(decode(90, &ks, 95, 100), Ok(vec![]));
+    }
+
+    #[test]
+    fn the_tail_keeps_each_term_s_keys_in_order_and_snapshots_a_range() {
+        let mut tail = Tail { mark: 0, actions: true, keys: HashMap::default(), count: 0, flushed_at: Instant::now() };
+        for k in [10, 20, 15, 30, 5, 30] {
+            tail.push(1, k);
+        }
+        assert_eq!(tail.snapshot(1, 10, 30), vec![20, 15, 10]);
+        assert_eq!(tail.snapshot(1, i64::MIN, i64::MAX), vec![30, 30, 20, 15, 10, 5]);
+        assert_eq!(tail.snapshot(2, i64::MIN, i64::MAX), Vec::<i64>::new());
     }
 }
