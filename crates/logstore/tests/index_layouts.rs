@@ -1,8 +1,9 @@
 //! Day files created before 2026-12-03 (indexes on `(column, k)`) open with this build as
 //! they are, answer every filter of the conformance suite exactly and take more records; a
-//! new day file gets indexes on `(column)` (the rowid `k` implied), its station index as
-//! postings (`post`, since 2026-12-06) and the same schema version, so that a build from
-//! before opens it too (it runs the same queries; a station filter reads the table then).
+//! new day file gets indexes on `(column)` (the rowid `k` implied), its station and action
+//! indexes as postings (`post`, since 2026-12-06) and the same schema version, so that a
+//! build from before opens it too (it runs the same queries; a station or action filter
+//! reads the table then).
 
 mod common;
 
@@ -90,6 +91,7 @@ async fn files_of_both_index_layouts_answer_every_filter_and_take_more_records()
     assert_eq!(version(&added[0]), 1);
     let columns = index_columns(&added[0]);
     assert!(!columns.iter().any(|c| c.starts_with("log_station")), "no B-tree station index: {columns:?}");
+    assert!(!columns.iter().any(|c| c.starts_with("log_action")), "no B-tree action index: {columns:?}");
     assert!(columns.contains(&"log_site(site)".to_owned()), "{columns:?}");
     let written: i64 = Connection::open(&added[0])
         .expect("open")
