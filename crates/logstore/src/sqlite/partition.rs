@@ -298,7 +298,7 @@ impl Partition {
                 Ok(id)
             };
             let mut inserted = 0u64;
-            let mut stored = Vec::with_capacity(records.len());
+            let mut stored = Vec::with_capacity(records.len() * 2);
             let mut one = tx.prepare_cached(&insert_sql(1))?;
             let mut many = tx.prepare_cached(insert_many_sql())?;
             let mut existing = tx.prepare_cached("SELECT uid FROM log WHERE k = ?1")?;

@@ -255,105 +255,154 @@ fn by_keys(p: &Partition, q: &LogQuery) -> ByKeys {
 fn plan(p: &Partition, q: &LogQuery, lo_k: i64, hi_k: i64) -> Option<Plan> {
     let by_keys = by_keys(p, q);
     let range = (lo_k.max(p.k_start), hi_k.min(p.k_end));
-    let dict = p.dict.read().unwrap_or_else(|e| e.into_inner());
-    let (mut clauses, mut params) = if by_keys != ByKeys::No {
-        (vec![format!("k IN ({})", vec!["?"; KEYS_PER_READ].join(","))], vec![Value::Null; KEYS_PER_READ])
+    let mut clauses = if by_keys == ByKeys::No {
+        Clauses { sql: vec!["k >= ?".to_owned(), "k < ?".to_owned()], params: vec![range.0.into(), range.1.into()] }
     } else {
-        (vec!["k >= ?".to_owned(), "k < ?".to_owned()], vec![Value::Integer(range.0), Value::Integer(range.1)])
+        Clauses {
+            sql: vec![format!("k IN ({})", vec!["?"; KEYS_PER_READ].join(","))],
+            params: vec![Value::Null; KEYS_PER_READ],
+        }
     };
-    let eq = |col: &str, v: i64, clauses: &mut Vec<String>, params: &mut Vec<Value>| {
-        clauses.push(format!("{col} = ?"));
-        params.push(Value::Integer(v));
-    };
+    let station = single_filters(p, q, by_keys, &mut clauses)?;
+    let lists = Lists::of(p, q)?;
+    Some(match by_keys {
+        ByKeys::No => streams_plan(p, lists, clauses),
+        ByKeys::Station => keys_plan(vec![station], lists, clauses, range),
+        ByKeys::Actions => {
+            let terms = lists.actions.iter().flatten().map(|&a| action_term(a)).collect();
+            keys_plan(terms, Lists { actions: None, ..lists }, clauses, range)
+        }
+    })
+}
+
+/// The WHERE clauses of a plan's statement and their parameters.
+struct Clauses {
+    sql: Vec<String>,
+    params: Vec<Value>,
+}
+
+impl Clauses {
+    fn eq(&mut self, col: &str, v: i64) {
+        self.sql.push(format!("{col} = ?"));
+        self.params.push(Value::Integer(v));
+    }
+
+    /// `col IN (…)`, the values in the text; `+col` keeps SQLite from choosing the column's
+    /// index for it (a row-by-row check).
+    fn any_of(&mut self, col: &str, values: &[i64]) {
+        let list = values.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
+        self.sql.push(format!("{col} IN ({list})"));
+    }
+
+    fn select(&self) -> String {
+        format!("{SELECT} WHERE {}", self.sql.join(" AND "))
+    }
+}
+
+/// Adds the query's single-valued filters; returns the station's dictionary id (0 without
+/// a station filter), which a plan by the station's keys does not add. `None` when a value
+/// is not in the partition.
+fn single_filters(p: &Partition, q: &LogQuery, by_keys: ByKeys, c: &mut Clauses) -> Option<i64> {
+    let dict = p.dict.read().unwrap_or_else(|e| e.into_inner());
     let mut station = 0;
     if let Some(s) = &q.station_id {
         station = dict.id(Kind::Station, s)?;
         if by_keys != ByKeys::Station {
-            eq("station", station, &mut clauses, &mut params);
+            c.eq("station", station);
         }
     }
-    if let Some(c) = q.connector_id {
-        eq("conn", c, &mut clauses, &mut params);
+    if let Some(conn) = q.connector_id {
+        c.eq("conn", conn);
     }
     if let Some(s) = &q.status {
-        eq("status", dict.id(Kind::Status, s)?, &mut clauses, &mut params);
+        c.eq("status", dict.id(Kind::Status, s)?);
     }
     if let Some(s) = &q.error_code {
-        eq("err", dict.id(Kind::ErrorCode, s)?, &mut clauses, &mut params);
+        c.eq("err", dict.id(Kind::ErrorCode, s)?);
     }
     if let Some(d) = q.direction {
-        eq("dir", d as i64, &mut clauses, &mut params);
+        c.eq("dir", d as i64);
     }
     drop(dict);
     if let Some(m) = &q.message_type {
         let code = message_type_code(p, m)?;
-        eq("mt", code, &mut clauses, &mut params);
+        c.eq("mt", code);
         if code >= MT_RARE {
-            clauses.push(format!("mt >= {MT_RARE}")); // the partial index's own term
+            c.sql.push(format!("mt >= {MT_RARE}")); // the partial index's own term
         }
     }
-    let dict = p.dict.read().unwrap_or_else(|e| e.into_inner());
-    let ids = |kind: Kind, values: &[String]| -> Vec<i64> {
-        let mut v: Vec<i64> = values.iter().filter_map(|s| dict.id(kind, s)).collect();
-        v.sort_unstable();
-        v.dedup();
-        v
-    };
-    let sites = q.site_ids.as_ref().map(|s| ids(Kind::Site, s));
-    let actions = (!q.actions.is_empty()).then(|| ids(Kind::Action, &q.actions));
-    if sites.as_ref().is_some_and(Vec::is_empty) || actions.as_ref().is_some_and(Vec::is_empty) {
-        return None;
-    }
-    let list = |values: &[i64]| values.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
-    if by_keys != ByKeys::No {
-        let terms = match (by_keys, &actions) {
-            (ByKeys::Actions, Some(actions)) => actions.iter().map(|&a| action_term(a)).collect(),
-            _ => vec![station],
+    Some(station)
+}
+
+/// The dictionary ids of the query's multi-valued filters, sorted, each once (None: not
+/// filtered by it).
+struct Lists {
+    sites: Option<Vec<i64>>,
+    actions: Option<Vec<i64>>,
+}
+
+impl Lists {
+    /// `None` when a list has no value in the partition.
+    fn of(p: &Partition, q: &LogQuery) -> Option<Lists> {
+        let dict = p.dict.read().unwrap_or_else(|e| e.into_inner());
+        let ids = |kind: Kind, values: &[String]| -> Vec<i64> {
+            let mut v: Vec<i64> = values.iter().filter_map(|s| dict.id(kind, s)).collect();
+            v.sort_unstable();
+            v.dedup();
+            v
         };
-        let filter_actions = actions.filter(|_| by_keys == ByKeys::Station);
-        for (col, values) in [("action", &filter_actions), ("site", &sites)] {
-            if let Some(values) = values {
-                clauses.push(format!("{col} IN ({})", list(values)));
-            }
-        }
-        let sql = format!("{SELECT} WHERE {} ORDER BY k DESC", clauses.join(" AND "));
-        return Some(Plan::Keys { terms, range, sql, params });
+        let sites = q.site_ids.as_ref().map(|s| ids(Kind::Site, s));
+        let actions = (!q.actions.is_empty()).then(|| ids(Kind::Action, &q.actions));
+        let none = |v: &Option<Vec<i64>>| v.as_ref().is_some_and(Vec::is_empty);
+        (!none(&sites) && !none(&actions)).then_some(Lists { sites, actions })
     }
-    // Expand the actions if there are several and a B-tree indexes them, else the sites;
-    // the other list, if any, is checked row by row (`+col` keeps SQLite from sorting by an
-    // IN index).
+}
+
+/// Reads the keys of `terms`; the lists left are checked row by row.
+fn keys_plan(terms: Vec<i64>, lists: Lists, mut c: Clauses, range: (i64, i64)) -> Plan {
+    for (col, values) in [("action", &lists.actions), ("site", &lists.sites)] {
+        if let Some(values) = values {
+            c.any_of(col, values);
+        }
+    }
+    let sql = format!("{} ORDER BY k DESC", c.select());
+    Plan::Keys { terms, range, sql, params: c.params }
+}
+
+/// One statement per action if there are several and a B-tree indexes them, else per
+/// site; the other list, if any, is checked row by row.
+fn streams_plan(p: &Partition, lists: Lists, mut c: Clauses) -> Plan {
+    let Lists { sites, actions } = lists;
     let several = |v: &Option<Vec<i64>>| v.as_ref().is_some_and(|v| v.len() > 1);
     let (expand_col, expand, rest) = if several(&actions) && !p.action_postings {
-        ("action", actions.clone().unwrap_or_default(), sites.clone().map(|s| ("site", s)))
+        ("action", actions.unwrap_or_default(), sites.map(|s| ("+site", s)))
     } else if several(&sites) {
-        ("site", sites.clone().unwrap_or_default(), actions.clone().map(|a| ("action", a)))
+        ("site", sites.unwrap_or_default(), actions.map(|a| ("+action", a)))
     } else {
         if let Some(s) = &sites {
-            eq("site", s[0], &mut clauses, &mut params);
+            c.eq("site", s[0]);
         }
-        match &actions {
-            Some(a) if a.len() == 1 => eq("action", a[0], &mut clauses, &mut params),
-            _ => {}
+        match actions {
+            Some(a) if a.len() == 1 => {
+                c.eq("action", a[0]);
+                ("", Vec::new(), None)
+            }
+            a => ("", Vec::new(), a.map(|a| ("+action", a))),
         }
-        ("", Vec::new(), actions.clone().filter(|a| a.len() > 1).map(|a| ("action", a)))
     };
     if let Some((col, values)) = rest {
-        clauses.push(format!("+{col} IN ({})", list(&values)));
+        c.any_of(col, &values);
     }
-    let base = format!("{SELECT} WHERE {}", clauses.join(" AND "));
+    let base = c.select();
     if expand.is_empty() {
-        return Some(Plan::Streams(vec![(format!("{base} ORDER BY k DESC"), params)]));
+        return Plan::Streams(vec![(format!("{base} ORDER BY k DESC"), c.params)]);
     }
-    Some(Plan::Streams(
-        expand
-            .into_iter()
-            .map(|v| {
-                let mut p = params.clone();
-                p.push(Value::Integer(v));
-                (format!("{base} AND {expand_col} = ? ORDER BY k DESC"), p)
-            })
-            .collect(),
-    ))
+    let stream = |v: i64| {
+        let mut params = c.params.clone();
+        params.push(Value::Integer(v));
+        (format!("{base} AND {expand_col} = ? ORDER BY k DESC"), params)
+    };
+    Plan::Streams(expand.into_iter().map(stream).collect())
 }
 
 fn scan_partition(p: &Partition, page: &mut Page<'_>, lo_k: i64, hi_k: i64) -> Result<Flow, StoreError> {
