@@ -28,24 +28,15 @@ fn version(file: &Path) -> i64 {
 /// The columns of each index of the file, as `name(col,col)`.
 fn index_columns(file: &Path) -> Vec<String> {
     let conn = Connection::open(file).expect("open");
-    let mut names: Vec<String> = conn
-        .prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'log' AND sql IS NOT NULL")
-        .expect("prepare")
-        .query_map([], |r| r.get(0))
-        .expect("query")
-        .collect::<Result<_, _>>()
-        .expect("rows");
+    let mut names = common::texts(
+        &conn,
+        "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'log' AND sql IS NOT NULL",
+    );
     names.sort();
     names
         .into_iter()
         .map(|name| {
-            let cols: Vec<String> = conn
-                .prepare(&format!("SELECT name FROM pragma_index_info('{name}')"))
-                .expect("prepare")
-                .query_map([], |r| r.get(0))
-                .expect("query")
-                .collect::<Result<_, _>>()
-                .expect("rows");
+            let cols = common::texts(&conn, &format!("SELECT name FROM pragma_index_info('{name}')"));
             format!("{name}({})", cols.join(","))
         })
         .collect()

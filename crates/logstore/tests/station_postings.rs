@@ -44,6 +44,16 @@ fn file_postings(path: &Path) -> (i64, i64, i64) {
         .expect("count postings")
 }
 
+/// Which watermark the file keeps: `post_mark` (station postings, read by the builds of
+/// 2026-12-06 morning too) or `post_mark_actions` (station and action postings, unknown to
+/// those builds, which then scan the file and leave its postings alone).
+fn mark_key(path: &Path) -> String {
+    let conn = rusqlite::Connection::open(path).expect("open file");
+    let keys = common::texts(&conn, "SELECT key FROM meta WHERE key LIKE 'post_mark%'");
+    assert_eq!(keys.len(), 1, "one watermark: {keys:?}");
+    keys[0].clone()
+}
+
 /// Whether the file has a B-tree index on `log (action)`.
 fn has_action_btree(path: &Path) -> bool {
     rusqlite::Connection::open(path)
@@ -72,7 +82,10 @@ async fn postings_memory_late_keys_and_reopening_answer_every_filter() {
     drop(store);
     let (written, _, actions) = postings(dir.path());
     assert!(written > 0 && actions > 0, "station and action postings were written: {written}, {actions}");
-    assert!(common::day_files(dir.path()).iter().all(|f| !has_action_btree(f)), "no B-tree action index");
+    for file in common::day_files(dir.path()) {
+        assert!(!has_action_btree(&file), "no B-tree action index in {file:?}");
+        assert_eq!(mark_key(&file), "post_mark_actions");
+    }
 
     // Now keys wait in memory; `late` lies below what was written, `newest` above it.
     let store = open(dir.path(), Duration::from_secs(3600));
@@ -110,6 +123,7 @@ async fn files_with_a_btree_action_index_keep_it_beside_files_with_action_postin
     for file in &old_files {
         assert!(has_action_btree(file), "{file:?}");
         assert_eq!(file_postings(file).2, 0, "no action postings in {file:?}");
+        assert_eq!(mark_key(file), "post_mark");
     }
 
     // This build keeps their layout, and gives the new day action postings.

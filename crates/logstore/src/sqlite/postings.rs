@@ -11,12 +11,18 @@
 //! `post` holding the keys of that term's records, delta-encoded, newest first.
 //!
 //! A term is a station's dictionary id (≥ 1) or an action's, negated ([`action_term`]), in
-//! the column `post.station` (named when it held only stations). Files whose `meta` has
-//! [`ACTIONS_KEY`] keep their actions' keys in postings and have no `log_action` index;
-//! files created on 2026-12-06 have station postings and a B-tree action index.
+//! the column `post.station` (named when it held only stations). Files whose watermark is
+//! `meta.post_mark_actions` ([`ACTIONS_MARK_KEY`]) keep their actions' keys in postings and
+//! have no `log_action` index; files whose watermark is `meta.post_mark` ([`MARK_KEY`],
+//! created on the morning of 2026-12-06) have station postings and a B-tree action index.
+//! The two names keep a build of that morning, which knows only `post_mark`, from writing
+//! and flushing station postings into a file with action postings (its flushes would leave
+//! the action keys of its records out for good): it takes such a file for one without
+//! postings, scans it for a station or an action filter and leaves its watermark alone, so
+//! this build reads the rows it wrote back from above the watermark.
 //!
 //! Invariants (per file):
-//! - Every row of `log` with a key above the watermark (`meta.post_mark`) is in the tail
+//! - Every row of `log` with a key above the watermark is in the tail
 //!   under each of its terms, and no posting holds such a key. On open the tail is rebuilt
 //!   from those rows, so a crash loses nothing the postings need.
 //! - Every row with a key at or below the watermark is in a posting of each of its terms.
@@ -34,10 +40,19 @@ use std::time::{Duration, Instant};
 
 use foldhash::HashMap;
 
-/// The `meta` key of the watermark; its presence marks a file whose station index is postings.
+/// The `meta` key of the watermark of a file whose station index alone is postings.
 pub(crate) const MARK_KEY: &str = "post_mark";
-/// The `meta` key whose presence marks a file whose action index is postings too.
-pub(crate) const ACTIONS_KEY: &str = "post_action";
+/// The `meta` key of the watermark of a file whose station and action indexes are postings.
+pub(crate) const ACTIONS_MARK_KEY: &str = "post_mark_actions";
+
+/// The `meta` key of the watermark of a file with action postings or without.
+fn mark_key(actions: bool) -> &'static str {
+    if actions {
+        ACTIONS_MARK_KEY
+    } else {
+        MARK_KEY
+    }
+}
 
 /// The term of an action's dictionary id (stations' terms are their ids).
 pub(crate) fn action_term(action: i64) -> i64 {
@@ -66,7 +81,7 @@ pub(crate) fn push_terms(actions: bool, (station, action): (i64, Option<i64>), k
 #[derive(Debug)]
 pub(crate) struct Tail {
     pub mark: i64,
-    /// Whether actions are terms in this file ([`ACTIONS_KEY`]).
+    /// Whether actions are terms in this file ([`ACTIONS_MARK_KEY`]).
     pub actions: bool,
     /// Each term's keys, ascending.
     keys: HashMap<i64, Vec<i64>>,
@@ -82,8 +97,11 @@ impl Tail {
     /// Reads the watermark and the rows above it (None: the file has a B-tree station index).
     pub fn load(conn: &Connection) -> rusqlite::Result<Option<Tail>> {
         let meta = |key| conn.query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get::<_, i64>(0));
-        let Some(mark) = meta(MARK_KEY).optional()? else { return Ok(None) };
-        let actions = meta(ACTIONS_KEY).optional()?.is_some();
+        let (mark, actions) = match (meta(ACTIONS_MARK_KEY).optional()?, meta(MARK_KEY).optional()?) {
+            (Some(mark), _) => (mark, true),
+            (None, Some(mark)) => (mark, false),
+            (None, None) => return Ok(None),
+        };
         let mut tail = Tail { mark, actions, keys: HashMap::default(), count: 0, flushed_at: Instant::now() };
         let mut st = conn.prepare("SELECT station, action, k FROM log WHERE k > ?1")?;
         let mut rows = st.query([mark])?;
@@ -103,11 +121,10 @@ impl Tail {
     pub fn create(conn: &Connection, actions: bool) -> rusqlite::Result<()> {
         conn.execute_batch(SCHEMA)?;
         conn.execute_batch("DROP INDEX IF EXISTS log_station")?;
-        conn.execute("INSERT INTO meta (key, value) VALUES (?1, ?2)", params![MARK_KEY, i64::MIN])?;
         if actions {
             conn.execute_batch("DROP INDEX IF EXISTS log_action")?;
-            conn.execute("INSERT INTO meta (key, value) VALUES (?1, 1)", [ACTIONS_KEY])?;
         }
+        conn.execute("INSERT INTO meta (key, value) VALUES (?1, ?2)", params![mark_key(actions), i64::MIN])?;
         Ok(())
     }
 
@@ -165,7 +182,7 @@ pub(crate) fn write(
         mark = mark.max(keys[0]);
         insert(tx, term, &keys)?;
     }
-    tx.execute("UPDATE meta SET value = ?2 WHERE key = ?1", params![MARK_KEY, mark])?;
+    tx.execute("UPDATE meta SET value = ?2 WHERE key = ?1", params![mark_key(tail.actions), mark])?;
     Ok(Update { fresh, flushed: Some(mark) })
 }
 

@@ -25,3 +25,14 @@ pub fn dataset_split_at_last_day() -> (Vec<LogRecord>, Vec<LogRecord>) {
     let last_day = data.last().expect("records").timestamp.date_naive();
     data.into_iter().partition(|r| r.timestamp.date_naive() < last_day)
 }
+
+/// The first column of every row `sql` returns on `conn`, as text.
+#[allow(dead_code)] // each test file compiles this module; page_size.rs does not use it
+pub fn texts(conn: &rusqlite::Connection, sql: &str) -> Vec<String> {
+    conn.prepare(sql)
+        .expect("prepare")
+        .query_map([], |r| r.get(0))
+        .expect("query")
+        .collect::<Result<_, _>>()
+        .expect("rows")
+}
