@@ -41,9 +41,9 @@ use std::time::{Duration, Instant};
 use foldhash::HashMap;
 
 /// The `meta` key of the watermark of a file whose station index alone is postings.
-pub(crate) const MARK_KEY: &str = "post_mark";
+const MARK_KEY: &str = "post_mark";
 /// The `meta` key of the watermark of a file whose station and action indexes are postings.
-pub(crate) const ACTIONS_MARK_KEY: &str = "post_mark_actions";
+const ACTIONS_MARK_KEY: &str = "post_mark_actions";
 
 /// The `meta` key of the watermark of a file with action postings or without.
 fn mark_key(actions: bool) -> &'static str {
@@ -60,7 +60,7 @@ pub(crate) fn action_term(action: i64) -> i64 {
 }
 
 /// The schema of the postings, created with a new day file.
-pub(crate) const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS post (
+const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS post (
         station INTEGER NOT NULL,   -- the term: a station's dict id, or an action's negated
         hi INTEGER NOT NULL,        -- newest key
         lo INTEGER NOT NULL,        -- oldest key
@@ -214,7 +214,7 @@ fn insert(tx: &Transaction<'_>, term: i64, keys_newest_first: &[i64]) -> rusqlit
 }
 
 /// The keys (newest first) as varints of the differences, the first from `keys[0]` itself.
-pub(crate) fn encode(keys_newest_first: &[i64]) -> Vec<u8> {
+fn encode(keys_newest_first: &[i64]) -> Vec<u8> {
     let mut out = Vec::with_capacity(keys_newest_first.len() * 4);
     let mut prev = keys_newest_first.first().copied().unwrap_or(0);
     for &k in keys_newest_first {
